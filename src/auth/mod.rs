@@ -1,0 +1,9 @@
+//! Accounts and authentication: password hashing off the async workers, HS256
+//! access tokens bound to a revocable session, rotating refresh tokens stored hashed.
+
+pub mod jwt;
+pub mod password;
+pub mod service;
+pub mod tokens;
+
+pub use service::{AuthService, AuthUser, IssuedTokens};

@@ -1,0 +1,235 @@
+//! Settings: `config/default.toml` (embedded, so the binary runs anywhere), then
+//! `config/<RTCHAT_ENV>.toml`, then `RTCHAT_<SECTION>__<KEY>` variables, then the
+//! seed application's variable names. Validation happens once, at start, and every
+//! failure names the setting so a bad deployment fails in one clear line.
+
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Secrets that appear in examples and tutorials; production refuses them.
+const KNOWN_WEAK_SECRETS: &[&str] = &["secret", "changeme", "change-me", "your_jwt_secret", "jwt_secret"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `development`, `test` or `production` (from RTCHAT_ENV, else NODE_ENV).
+    #[serde(default)]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: u64,
+    pub trust_forwarded_for: bool,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub refresh_secret: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitSettings {
+    pub api_max: u32,
+    pub api_window_secs: u64,
+    pub auth_ip_max: u32,
+    pub auth_ip_window_secs: u64,
+    pub auth_account_max: u32,
+    pub auth_account_window_secs: u64,
+    pub messages_max: u32,
+    pub messages_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads the layered configuration for the environment named by RTCHAT_ENV
+    /// (or NODE_ENV). Call [`Settings::validate`] before use (after logging is set
+    /// up, so its warnings are seen).
+    pub fn load() -> Result<Self, ConfigError> {
+        let environment =
+            std::env::var("RTCHAT_ENV").or_else(|_| std::env::var("NODE_ENV")).unwrap_or_else(|_| "development".into());
+        Self::for_environment(&environment)
+    }
+
+    /// The layers without validation: tests start from here and adjust fields.
+    pub fn layered(environment: &str) -> Figment {
+        let dir = std::env::var("RTCHAT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|_| "config".into());
+        Figment::new()
+            .merge(Toml::string(EMBEDDED_DEFAULTS))
+            .merge(Toml::file(dir.join("default.toml")))
+            .merge(Toml::file(dir.join(format!("{environment}.toml"))))
+            .merge(Serialized::defaults(seed_variables()).profile(figment::Profile::Default))
+            .merge(Env::prefixed("RTCHAT_").split("__").ignore(&["ENV", "CONFIG_DIR"]))
+    }
+
+    /// Settings for one environment with the file and variable layers applied but
+    /// before validation (tests use this, then call [`Settings::validate`]).
+    pub fn for_environment(environment: &str) -> Result<Self, ConfigError> {
+        let mut settings = Self::layered(environment).extract::<Settings>().map_err(describe)?;
+        settings.environment = environment.to_string();
+        Ok(settings)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// Checks every setting that could otherwise fail late or insecurely, and fills
+    /// in the development secret.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        crate::db::BackendKind::from_url(&self.database.url)
+            .map_err(|reason| ConfigError(format!("database.url (DATABASE_URL): {reason}")))?;
+        if self.database.max_connections == 0 {
+            return Err(ConfigError("database.max_connections must be at least 1".into()));
+        }
+        if !self.redis.url.is_empty()
+            && !self.redis.url.starts_with("redis://")
+            && !self.redis.url.starts_with("rediss://")
+        {
+            return Err(ConfigError("redis.url (REDIS_URL) must start with redis:// or rediss://".into()));
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return Err(ConfigError("auth.bcrypt_cost must be between 4 and 31".into()));
+        }
+        if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
+            return Err(ConfigError(
+                "auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be positive".into(),
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "human" | "json") {
+            return Err(ConfigError("log.format must be \"human\" or \"json\"".into()));
+        }
+        self.validate_secrets()
+    }
+
+    fn validate_secrets(&mut self) -> Result<(), ConfigError> {
+        let secret = self.auth.jwt_secret.trim().to_string();
+        if self.is_production() {
+            if secret.is_empty() {
+                return Err(ConfigError("auth.jwt_secret (JWT_SEC) is required in production".into()));
+            }
+            if secret.len() < 32 || KNOWN_WEAK_SECRETS.contains(&secret.to_lowercase().as_str()) {
+                return Err(ConfigError(
+                    "auth.jwt_secret (JWT_SEC) must be a random value of at least 32 bytes in production".into(),
+                ));
+            }
+        } else if secret.is_empty() {
+            tracing::warn!(
+                "auth.jwt_secret (JWT_SEC) is not set: using a generated development secret; tokens stop working when the process exits"
+            );
+            self.auth.jwt_secret = crate::auth::tokens::random_token();
+        }
+        if self.auth.refresh_secret.trim().is_empty() {
+            self.auth.refresh_secret = format!("refresh:{}", self.auth.jwt_secret);
+        }
+        Ok(())
+    }
+
+    /// Connection URL with the password removed, for logs and error messages.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(&self.database.url)
+    }
+}
+
+/// Replaces a URL's password with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The seed application's variable names, mapped onto our keys.
+fn seed_variables() -> serde_json::Value {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut layer = serde_json::json!({});
+    let mut set = |section: &str, key: &str, value: serde_json::Value| {
+        layer[section][key] = value;
+    };
+    if let Some(port) = var("PORT") {
+        let value = port.trim().parse::<u16>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(port));
+        set("server", "port", value);
+    }
+    if let Some(secret) = var("JWT_SEC") {
+        set("auth", "jwt_secret", secret.into());
+    }
+    if let Some(secret) = var("REFRESH_TOKEN") {
+        set("auth", "refresh_secret", secret.into());
+    }
+    if let Some(url) = var("REDIS_URL") {
+        set("redis", "url", url.into());
+    }
+    if let Some(url) = var("DATABASE_URL") {
+        set("database", "url", url.into());
+    } else if let Some(host) = var("MYSQL_HOST") {
+        let port = var("MYSQL_PORT").unwrap_or_else(|| "3306".into());
+        let user = var("MYSQL_USER").unwrap_or_else(|| "root".into());
+        let password = var("MYSQL_PASSWORD").map(|p| format!(":{p}")).unwrap_or_default();
+        let database = var("MYSQL_DATABASE").unwrap_or_else(|| "rtchat".into());
+        set("database", "url", format!("mysql://{user}{password}@{host}:{port}/{database}").into());
+    }
+    layer
+}
+
+fn describe(error: figment::Error) -> ConfigError {
+    let key = error.path.join(".");
+    let message = error.kind.to_string();
+    if key.is_empty() { ConfigError(message) } else { ConfigError(format!("{key}: {message}")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("mysql://root:hunter2@db:3306/x"), "mysql://root:***@db:3306/x");
+        assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redact_url("sqlite:data/x.db"), "sqlite:data/x.db");
+    }
+}

@@ -1,0 +1,40 @@
+//! Queries on `users`.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::DbConn;
+use super::models::{NewUser, UserChanges, UserRow};
+use super::schema::users;
+use crate::dispatch;
+
+pub async fn insert(conn: &mut DbConn<'_>, user: &NewUser<'_>) -> QueryResult<()> {
+    dispatch!(conn, |c| diesel::insert_into(users::table).values(user).execute(c).await).map(drop)
+}
+
+pub async fn find_by_id(conn: &mut DbConn<'_>, id: &str) -> QueryResult<Option<UserRow>> {
+    dispatch!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).await.optional())
+}
+
+pub async fn find_by_email(conn: &mut DbConn<'_>, email: &str) -> QueryResult<Option<UserRow>> {
+    dispatch!(conn, |c| users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Which of the two unique keys are already taken: `(email_taken, username_taken)`.
+pub async fn taken(conn: &mut DbConn<'_>, email: &str, username: &str) -> QueryResult<(bool, bool)> {
+    let rows: Vec<(String, String)> = dispatch!(conn, |c| users::table
+        .filter(users::email.eq(email).or(users::username.eq(username)))
+        .select((users::email, users::username))
+        .load(c)
+        .await)?;
+    Ok((rows.iter().any(|(e, _)| e == email), rows.iter().any(|(_, u)| u == username)))
+}
+
+pub async fn update(conn: &mut DbConn<'_>, id: &str, changes: &UserChanges) -> QueryResult<usize> {
+    dispatch!(conn, |c| diesel::update(users::table.find(id)).set(changes).execute(c).await)
+}

@@ -1,0 +1,74 @@
+//! Reading a JSON request body field by field, so a missing field, a field of the
+//! wrong type and a body that is not an object each get the seed's code and a
+//! message naming the field (serde's own errors name line and column instead).
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+pub struct Form(Map<String, Value>);
+
+impl Form {
+    /// An empty body counts as `{}` so that "field is required" wins over "bad JSON".
+    pub fn parse(body: &[u8]) -> Result<Self, Error> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Map::new()));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(Error::InvalidJson("Request body must be a JSON object".into())),
+            Err(_) => Err(Error::InvalidJson("Invalid JSON format in request body".into())),
+        }
+    }
+
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+
+    /// A string field; `null` counts as absent.
+    pub fn string(&self, key: &str, label: &str) -> Result<Option<String>, Error> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::invalid(format!("{label} must be a string"))),
+        }
+    }
+
+    pub fn required_string(&self, key: &str, label: &str) -> Result<String, Error> {
+        self.string(key, label)?.ok_or_else(|| Error::MissingField(format!("{label} is required")))
+    }
+
+    pub fn bool(&self, key: &str, label: &str) -> Result<Option<bool>, Error> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Error::invalid(format!("{label} must be a boolean"))),
+        }
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        !matches!(self.0.get(key), None | Some(Value::Null))
+    }
+}
+
+/// Turns validator's errors into the first failing field's message, in the order
+/// the fields appear in the form (validator keeps them in a map).
+pub fn first_failure(errors: validator::ValidationErrors, order: &[&str]) -> Error {
+    let fields = errors.field_errors();
+    for name in order {
+        if let Some(message) = fields.get(*name).and_then(|list| list.first()).and_then(|e| e.message.clone()) {
+            return Error::InvalidInput(message.into_owned());
+        }
+    }
+    Error::invalid("Invalid request parameters")
+}
+
+/// Builds a validation failure carrying its client-facing message.
+pub fn failure(message: &'static str) -> validator::ValidationError {
+    validator::ValidationError::new("invalid").with_message(message.into())
+}
+
+/// Character count, not bytes: limits are about what people type.
+pub fn chars(value: &str) -> usize {
+    value.chars().count()
+}

@@ -1,0 +1,142 @@
+//! The one error type of rtchat. Every transport renders it the same way: REST as
+//! the seed's envelope `{status:"error",code,message}`, realtime as an `error`
+//! event or ack. Internal causes are logged where the error is rendered and never
+//! sent to the client.
+
+use http::StatusCode;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field failed validation (`INVALID_REQUEST_PARAMETERS`).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A required field is absent (`MISSING_REQUIRED_FIELD`).
+    #[error("{0}")]
+    MissingField(String),
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("Authorization header is missing")]
+    MissingAuthHeader,
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// Bad credentials; the same answer for an unknown email and a wrong password.
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("Too many requests, please try again later")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Request body is too large")]
+    PayloadTooLarge,
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// A dependency is down; the cause is logged, not returned.
+    #[error("Service temporarily unavailable")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the cause is logged, not returned.
+    #[error("An unexpected error occurred")]
+    Internal(String),
+}
+
+/// The wire form of an error, shared by REST and the realtime transports.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub status: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Error {
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidInput(_) | Self::MissingField(_) | Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            Self::MissingAuthHeader | Self::InvalidToken(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::AccessDenied(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The seed's error codes, plus a few for statuses the seed never produced.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "INVALID_REQUEST_PARAMETERS",
+            Self::MissingField(_) => "MISSING_REQUIRED_FIELD",
+            Self::InvalidJson(_) => "INVALID_JSON_FORMAT",
+            Self::MissingAuthHeader => "MISSING_AUTH_HEADER",
+            Self::InvalidToken(_) => "INVALID_TOKEN",
+            Self::InvalidCredentials => "INVALID_PASSWORD",
+            Self::AccessDenied(_) => "ACCESS_DENIED",
+            Self::NotFound(_) => "RESOURCE_NOT_FOUND",
+            Self::Conflict { code, .. } => code,
+            Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Unavailable(_) | Self::Internal(_) => "UNEXPECTED_ERROR",
+        }
+    }
+
+    /// Logs the internal cause (if any) and returns what the client may see.
+    pub fn to_body(&self) -> ErrorBody {
+        match self {
+            Self::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            Self::Unavailable(cause) => tracing::warn!(cause = %cause, "dependency unavailable"),
+            _ => {}
+        }
+        ErrorBody { status: "error", code: self.code(), message: self.to_string() }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidInput(message.into())
+    }
+
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self::AccessDenied(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
+        match error {
+            Diesel::NotFound => Self::not_found("Resource not found"),
+            Diesel::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                Self::Conflict { code: "CONFLICT", message: "Resource already exists".into() }
+            }
+            Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Self::Unavailable(format!("database connection closed: {}", info.message()))
+            }
+            other => Self::internal(format!("database: {other}")),
+        }
+    }
+}
+
+/// True when a database error is a unique-key violation (mapped to 409 by callers
+/// that know which key it was).
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,106 @@
+//! `/api/v1/auth/*`: the seed's register, login, logout and profile, plus profile
+//! changes and refresh-token rotation.
+
+use serde_json::json;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use super::request::{ApiRequest, run};
+use super::response::ApiReply;
+use crate::auth::IssuedTokens;
+use crate::domain::account::{LoginInput, ProfileUpdate, RegisterInput};
+use crate::domain::views::{ProfileView, UserView};
+use crate::error::Error;
+
+pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
+    let register = warp::path!("auth" / "register").and(warp::post()).and(request.clone()).then(|r| run(r, register));
+    let login = warp::path!("auth" / "login").and(warp::post()).and(request.clone()).then(|r| run(r, login));
+    let logout = warp::path!("auth" / "logout").and(warp::post()).and(request.clone()).then(|r| run(r, logout));
+    let refresh = warp::path!("auth" / "refresh").and(warp::post()).and(request.clone()).then(|r| run(r, refresh));
+    let profile = warp::path!("auth" / "profile").and(warp::get()).and(request.clone()).then(|r| run(r, profile));
+    let update_profile =
+        warp::path!("auth" / "profile").and(warp::patch()).and(request).then(|r| run(r, update_profile));
+    register
+        .or(login)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(profile)
+        .unify()
+        .or(update_profile)
+        .unify()
+        .boxed()
+}
+
+async fn register(mut request: ApiRequest) -> Result<ApiReply, Error> {
+    guard_attempts(&request, None).await?;
+    let input = RegisterInput::from_form(&request.form().await?)?;
+    let (user, tokens) = request.state.auth.register(input).await?;
+    ApiReply::created(json!({
+        "success": true,
+        "message": "User registered successfully",
+        "user": UserView::from(&user),
+        "token": tokens.access_token,
+        "refreshToken": tokens.refresh_token,
+        "expiresIn": tokens.expires_in,
+    }))
+}
+
+async fn login(mut request: ApiRequest) -> Result<ApiReply, Error> {
+    let input = LoginInput::from_form(&request.form().await?)?;
+    guard_attempts(&request, Some(&input.email)).await?;
+    let (user, tokens) = request.state.auth.login(input).await?;
+    ApiReply::ok(json!({
+        "success": true,
+        "message": "Login successful",
+        "user": ProfileView::from(&user),
+        "token": tokens.access_token,
+        "refreshToken": tokens.refresh_token,
+        "expiresIn": tokens.expires_in,
+    }))
+}
+
+async fn logout(request: ApiRequest) -> Result<ApiReply, Error> {
+    let caller = request.authenticate().await?;
+    request.state.auth.logout(&caller).await?;
+    ApiReply::ok("Logout successful")
+}
+
+async fn refresh(mut request: ApiRequest) -> Result<ApiReply, Error> {
+    guard_attempts(&request, None).await?;
+    let token = request.form().await?.required_string("refreshToken", "Refresh token")?;
+    let tokens: IssuedTokens = request.state.auth.refresh(token.trim()).await?;
+    ApiReply::ok(json!({
+        "token": tokens.access_token,
+        "refreshToken": tokens.refresh_token,
+        "expiresIn": tokens.expires_in,
+    }))
+}
+
+async fn profile(request: ApiRequest) -> Result<ApiReply, Error> {
+    let caller = request.authenticate().await?;
+    let user = request.state.auth.profile(&caller.id).await?;
+    ApiReply::ok(ProfileView::from(&user))
+}
+
+async fn update_profile(mut request: ApiRequest) -> Result<ApiReply, Error> {
+    let caller = request.authenticate().await?;
+    let update = ProfileUpdate::from_form(&request.form().await?)?;
+    let user = request.state.auth.update_profile(&caller, update).await?;
+    ApiReply::ok(ProfileView::from(&user))
+}
+
+/// The stricter limit on credential endpoints: per client address, and for login
+/// also per account, so one address cannot try many passwords on one account and
+/// many addresses cannot share the work on one account.
+async fn guard_attempts(request: &ApiRequest, account: Option<&str>) -> Result<(), Error> {
+    let limiter = &request.state.limiter;
+    limiter.check(&limiter.rules.auth_ip, &request.client_ip().to_string()).await?;
+    if let Some(email) = account {
+        limiter.check(&limiter.rules.auth_account, email).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! REST transport: warp routes under `/api/v1`, health probes, and the rendering
+//! of every answer and error as the seed's envelope.
+
+mod auth_routes;
+mod health;
+pub mod request;
+pub mod response;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use warp::Filter;
+use warp::reply::Response;
+
+use crate::error::Error;
+use crate::state::AppState;
+use request::api_request;
+
+/// Every HTTP route rtchat serves beside Socket.IO.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let api = warp::path("api").and(warp::path("v1")).and(auth_routes::routes(api_request(state.clone())));
+    let cors = warp::cors()
+        .allow_any_origin()
+        .allow_headers(["authorization", "content-type"])
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+    let routes = health::routes(state).or(api).unify().with(cors).map(warp::Reply::into_response).boxed();
+    routes.recover(|rejection| async move { Ok::<_, Infallible>(render_rejection(rejection)) }).unify()
+}
+
+/// Only routing failures reach here: handlers turn their own errors into responses.
+fn render_rejection(rejection: warp::Rejection) -> Response {
+    let error = if rejection.is_not_found() {
+        Error::not_found("Route not found")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        Error::MethodNotAllowed
+    } else if rejection.find::<warp::filters::cors::CorsForbidden>().is_some() {
+        Error::denied("Origin not allowed")
+    } else {
+        Error::internal(format!("unhandled rejection: {rejection:?}"))
+    };
+    response::error(&error)
+}

@@ -1,0 +1,26 @@
+//! rtchat: a real-time chat server speaking the seed application's REST and
+//! Socket.IO contract.
+//!
+//! Layers, each importing only those below it:
+//! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO)
+//! - wiring: [`startup`] (one listener for all transports), [`state`]
+//! - services: [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
+//!   SQLite/PostgreSQL/MySQL), [`limits`] (rate limits, Redis or in-process)
+//! - domain: [`domain`] (validated inputs, wire views)
+//! - base: [`config`] (layered settings), [`error`] (the one error type),
+//!   [`telemetry`]
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod realtime;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,183 @@
+//! `Application::build` binds the listener (port 0 in tests), migrates, connects
+//! and wires the services; `run_until_stopped` serves until SIGINT/SIGTERM or a
+//! test's shutdown signal.
+//!
+//! One port for everything: socketioxide takes `/socket.io/*` and passes the rest
+//! to warp; hyper-util serves the combined service with upgrades (warp::serve
+//! cannot).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceBuilder;
+
+use crate::auth::AuthService;
+use crate::config::Settings;
+use crate::db::{DbPool, migrations};
+use crate::http::request::PeerAddr;
+use crate::limits::{Limiter, RedisStore, Rules};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] crate::db::pool::ConnectFailure),
+    #[error(transparent)]
+    Migration(#[from] migrations::MigrationError),
+    #[error("{0}")]
+    Redis(String),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: watch::Receiver<bool>,
+    shutdown_trigger: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let applied = migrations::run_pending(&settings.database.url).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "database migrations applied");
+        }
+        let db = DbPool::connect(&settings.database).await?;
+        let redis = if settings.redis.url.is_empty() {
+            None
+        } else {
+            let pool = crate::limits::redis::pool(&settings.redis.url).map_err(StartupError::Redis)?;
+            if let Err(reason) = crate::limits::redis::ping(&pool).await {
+                tracing::warn!(%reason, "redis is not reachable at start; limits count in-process until it is");
+            }
+            Some(pool)
+        };
+        let limiter = Limiter::new(
+            &settings.redis.key_prefix,
+            redis.clone().map(RedisStore::new),
+            Rules::from_settings(&settings.limits),
+        );
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?;
+        let state = Arc::new(AppState {
+            auth: AuthService::new(db.clone(), settings.auth.clone()),
+            db,
+            limiter,
+            redis,
+            settings,
+            started_at: Instant::now(),
+        });
+        let (shutdown_trigger, shutdown) = watch::channel(false);
+        tracing::info!(%address, backend = state.db.kind().name(), limits = state.limiter.backend(), "rtchat listening");
+        Ok(Self { listener, address, state, shutdown, shutdown_trigger })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server when sent `true` (tests; signals do the same).
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown_trigger.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, state, mut shutdown, .. } = self;
+        let routes = crate::http::routes(state.clone());
+        let (service, io) = SocketIo::builder().with_state(state.clone()).build_with_inner_svc(warp::service(routes));
+        crate::realtime::socketio::register(&io);
+
+        let graceful = GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut signal = std::pin::pin!(termination_signal());
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Out of file descriptors and the like: back off, keep serving.
+                            tracing::warn!(%error, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = ServiceBuilder::new()
+                        .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                            request.extensions_mut().insert(PeerAddr(peer));
+                            request
+                        })
+                        .service(service.clone());
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                        .into_owned();
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(%error, %peer, "connection ended with an error");
+                        }
+                    });
+                }
+                _ = &mut signal => break,
+                _ = shutdown.changed() => break,
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down: no new connections; waiting for in-flight requests");
+        io.close().await;
+        let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing remaining connections");
+        }
+        Ok(())
+    }
+}
+
+async fn termination_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,20 @@
+//! What every request handler and actor shares: settings, the pool, services.
+
+use std::time::Instant;
+
+use bb8_redis::RedisConnectionManager;
+use bb8_redis::bb8::Pool;
+
+use crate::auth::AuthService;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::limits::Limiter;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub db: DbPool,
+    pub auth: AuthService,
+    pub limiter: Limiter,
+    pub redis: Option<Pool<RedisConnectionManager>>,
+    pub started_at: Instant,
+}

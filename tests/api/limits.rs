@@ -1,0 +1,78 @@
+//! Rate limits: per user after login, per address before, credential attempts per
+//! address and per account, 429 with Retry-After, and shared through Redis.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Backend, Db, TestApp};
+use crate::{backend_matrix, spawn};
+
+backend_matrix!(
+    api_limit_counts_per_user_and_answers_429_with_retry_after,
+    credential_attempts_are_limited_per_address_and_per_account
+);
+
+async fn api_limit_counts_per_user_and_answers_429_with_retry_after(backend: Backend) {
+    let app = spawn!(backend, |s| {
+        s.limits.api_max = 6;
+        s.limits.auth_ip_max = 100;
+    });
+    // Two registrations from this address use 2 of its 6 anonymous requests.
+    let alice = app.register("limit_alice").await;
+    let bob = app.register("limit_bob").await;
+    for _ in 0..6 {
+        assert_eq!(app.get("/api/v1/auth/profile", Some(&alice.token)).await.status, StatusCode::OK);
+    }
+    let refused = app.get("/api/v1/auth/profile", Some(&alice.token)).await;
+    refused.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+    let retry_after: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    // Bob has his own budget.
+    assert_eq!(app.get("/api/v1/auth/profile", Some(&bob.token)).await.status, StatusCode::OK);
+    // Anonymous requests count per address: 4 left of 6.
+    for _ in 0..4 {
+        assert_eq!(app.get("/api/v1/auth/profile", None).await.status, StatusCode::UNAUTHORIZED);
+    }
+    app.get("/api/v1/auth/profile", None).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+}
+
+async fn credential_attempts_are_limited_per_address_and_per_account(backend: Backend) {
+    let app = spawn!(backend, |s| {
+        s.limits.auth_ip_max = 6;
+        s.limits.auth_account_max = 2;
+    });
+    let user = app.register("guarded").await;
+    // Per account: two attempts on this account, then refused even with the right password.
+    app.login(&user.email, "wrong-1").await.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    app.login(&user.email, "wrong-2").await.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    let refused = app.login(&user.email, "password123").await;
+    refused.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+    assert!(refused.headers.contains_key("retry-after"));
+    // Another account from the same address still gets answers...
+    app.login("other@example.com", "whatever1").await.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    // ...until the address has used its 6 attempts (register + 4 logins so far).
+    app.login("third@example.com", "whatever1").await.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    app.login("fourth@example.com", "whatever1")
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_limit_through_redis() {
+    let prefix = format!("rtchat-shared-{}", uuid::Uuid::new_v4().simple());
+    let shared = |s: &mut rtchat::Settings| {
+        s.limits.api_max = 4;
+        s.redis.key_prefix = prefix.clone();
+    };
+    let backend = Backend { db: Db::Sqlite, redis: true };
+    let first = spawn!(backend, &shared);
+    let Some(second) = TestApp::spawn_with(backend, &shared).await else { return };
+    // Both nodes count the same client address in one Redis counter.
+    for _ in 0..2 {
+        assert_eq!(first.get("/api/v1/auth/profile", None).await.status, StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..2 {
+        assert_eq!(second.get("/api/v1/auth/profile", None).await.status, StatusCode::UNAUTHORIZED);
+    }
+    second.get("/api/v1/auth/profile", None).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+    first.get("/api/v1/auth/profile", None).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+}

@@ -1,0 +1,10 @@
+//! The REST suite, run against SQLite, PostgreSQL and MariaDB, each with and
+//! without Redis (see `backend_matrix!`).
+
+mod helpers;
+
+mod auth;
+mod auth_tokens;
+mod envelope;
+mod health;
+mod limits;
