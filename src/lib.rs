@@ -4,7 +4,7 @@
 //! Layers, each importing only those below it:
 //! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO)
 //! - wiring: [`startup`] (one listener for all transports), [`state`]
-//! - services: [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
+//! - services: [`services`] (rooms, messages, access rules), [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
 //!   SQLite/PostgreSQL/MySQL), [`limits`] (rate limits, Redis or in-process)
 //! - domain: [`domain`] (validated inputs, wire views)
 //! - base: [`config`] (layered settings), [`error`] (the one error type),
@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod realtime;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

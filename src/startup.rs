@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::db::{DbPool, migrations};
 use crate::http::request::PeerAddr;
 use crate::limits::{Limiter, RedisStore, Rules};
+use crate::services::{MessageService, RoomService};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +63,11 @@ impl Application {
             }
             Some(pool)
         };
-        let limiter = Limiter::new(
+        let limiter = Arc::new(Limiter::new(
             &settings.redis.key_prefix,
             redis.clone().map(RedisStore::new),
             Rules::from_settings(&settings.limits),
-        );
+        ));
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
@@ -74,6 +75,8 @@ impl Application {
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?;
         let state = Arc::new(AppState {
             auth: AuthService::new(db.clone(), settings.auth.clone()),
+            rooms: RoomService::new(db.clone()),
+            messages: MessageService::new(db.clone(), limiter.clone()),
             db,
             limiter,
             redis,

@@ -1,5 +1,6 @@
 //! What every request handler and actor shares: settings, the pool, services.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bb8_redis::RedisConnectionManager;
@@ -9,12 +10,15 @@ use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::limits::Limiter;
+use crate::services::{MessageService, RoomService};
 
 pub struct AppState {
     pub settings: Settings,
     pub db: DbPool,
     pub auth: AuthService,
-    pub limiter: Limiter,
+    pub limiter: Arc<Limiter>,
+    pub rooms: RoomService,
+    pub messages: MessageService,
     pub redis: Option<Pool<RedisConnectionManager>>,
     pub started_at: Instant,
 }

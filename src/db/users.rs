@@ -38,3 +38,7 @@ pub async fn taken(conn: &mut DbConn<'_>, email: &str, username: &str) -> QueryR
 pub async fn update(conn: &mut DbConn<'_>, id: &str, changes: &UserChanges) -> QueryResult<usize> {
     dispatch!(conn, |c| diesel::update(users::table.find(id)).set(changes).execute(c).await)
 }
+
+pub async fn find_many(conn: &mut DbConn<'_>, ids: &[String]) -> QueryResult<Vec<UserRow>> {
+    dispatch!(conn, |c| users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(c).await)
+}

@@ -46,8 +46,10 @@ impl Form {
         }
     }
 
-    pub fn contains(&self, key: &str) -> bool {
-        !matches!(self.0.get(key), None | Some(Value::Null))
+    /// Whether the key is present at all, `null` included (for fields that
+    /// `null` clears).
+    pub fn has_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
     }
 }
 

@@ -3,5 +3,7 @@
 
 pub mod account;
 pub mod form;
+pub mod message;
+pub mod room;
 pub mod time;
 pub mod views;

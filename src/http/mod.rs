@@ -3,8 +3,10 @@
 
 mod auth_routes;
 mod health;
+mod message_routes;
 pub mod request;
 pub mod response;
+mod room_routes;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,7 +20,14 @@ use request::api_request;
 
 /// Every HTTP route rtchat serves beside Socket.IO.
 pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    let api = warp::path("api").and(warp::path("v1")).and(auth_routes::routes(api_request(state.clone())));
+    let request = api_request(state.clone());
+    let api = warp::path("api").and(warp::path("v1")).and(
+        auth_routes::routes(request.clone())
+            .or(message_routes::routes(request.clone()))
+            .unify()
+            .or(room_routes::routes(request))
+            .unify(),
+    );
     let cors = warp::cors()
         .allow_any_origin()
         .allow_headers(["authorization", "content-type"])

@@ -2,6 +2,7 @@
 //! Handlers do their own body parsing and authentication, so every failure comes
 //! back as an [`Error`] rendered in the envelope rather than as a warp rejection.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>
 pub struct ApiRequest {
     pub state: Arc<AppState>,
     pub headers: HeaderMap,
+    /// Query parameters; values are parsed (and refused with a 400) by the handler.
+    pub query: HashMap<String, String>,
     peer: Option<SocketAddr>,
     /// In a mutex only so the request is `Sync`; handlers take it through `&mut self`.
     body: std::sync::Mutex<Option<BodyStream>>,
@@ -41,14 +44,24 @@ pub fn api_request(state: Arc<AppState>) -> BoxedFilter<(ApiRequest,)> {
         .map(move || state.clone())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::body::stream())
-        .map(|state, headers, peer: Option<PeerAddr>, body| ApiRequest {
+        .map(|state, headers, peer: Option<PeerAddr>, query: String, body| ApiRequest {
             state,
             headers,
+            query: parse_query(&query),
             peer: peer.map(|p| p.0),
             body: std::sync::Mutex::new(Some(boxed_body(body))),
         })
         .boxed()
+}
+
+/// Lenient by design: an undecodable pair is dropped here, and a value of the
+/// wrong shape is refused by the handler that reads it.
+fn parse_query(raw: &str) -> HashMap<String, String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .map(|pairs| pairs.into_iter().collect())
+        .unwrap_or_default()
 }
 
 fn boxed_body<S, B>(body: S) -> BodyStream

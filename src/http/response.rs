@@ -22,7 +22,7 @@ impl ApiReply {
         Self::with_status(StatusCode::CREATED, data)
     }
 
-    fn with_status(status: StatusCode, data: impl Serialize) -> Result<Self, Error> {
+    pub fn with_status(status: StatusCode, data: impl Serialize) -> Result<Self, Error> {
         let data = serde_json::to_value(data).map_err(Error::internal)?;
         Ok(Self { status, body: serde_json::json!({ "status": "success", "data": data }) })
     }

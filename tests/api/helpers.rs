@@ -166,7 +166,15 @@ impl TestApp {
     }
 
     /// Sends a request; returns status, parsed JSON body (Null if none) and headers.
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    /// The request is built before the future is returned, so the future borrows
+    /// nothing: callers may pass temporaries.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> impl Future<Output = Reply> + Send + use<> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
@@ -175,15 +183,15 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Reply::from_response(request.send().await.expect("request sent")).await
+        async move { Reply::from_response(request.send().await.expect("request sent")).await }
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        self.call("GET", path, token, None).await
+    pub fn get(&self, path: &str, token: Option<&str>) -> impl Future<Output = Reply> + Send + use<> {
+        self.call("GET", path, token, None)
     }
 
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
-        self.call("POST", path, token, Some(body)).await
+    pub fn post(&self, path: &str, token: Option<&str>, body: Value) -> impl Future<Output = Reply> + Send + use<> {
+        self.call("POST", path, token, Some(body))
     }
 
     /// Registers `name` (email `<name>@example.com`, password `password123`).
@@ -199,8 +207,39 @@ impl TestApp {
         User::from_auth_reply(&reply.body, &format!("{name}@example.com"))
     }
 
-    pub async fn login(&self, email: &str, password: &str) -> Reply {
-        self.post("/api/v1/auth/login", None, json!({"email": email, "password": password})).await
+    /// Creates a room owned by `owner`; returns the room object.
+    pub async fn create_room(&self, owner: &User, name: &str, private: bool) -> Value {
+        let reply = self.post("/api/v1/rooms", Some(&owner.token), json!({"name": name, "isPrivate": private})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "create room: {}", reply.body);
+        reply.body["data"]["room"].clone()
+    }
+
+    pub fn join(
+        &self,
+        user: &User,
+        room_id: &str,
+        invite_code: Option<&str>,
+    ) -> impl Future<Output = Reply> + Send + use<> {
+        let body = match invite_code {
+            Some(code) => json!({"inviteCode": code}),
+            None => json!({}),
+        };
+        self.post(&format!("/api/v1/rooms/{room_id}/join"), Some(&user.token), body)
+    }
+
+    pub fn send(&self, user: &User, room_id: &str, content: &str) -> impl Future<Output = Reply> + Send + use<> {
+        self.post(&format!("/api/v1/rooms/{room_id}/messages"), Some(&user.token), json!({"content": content}))
+    }
+
+    /// Sends and asserts it was stored; returns the message.
+    pub async fn sent(&self, user: &User, room_id: &str, content: &str) -> Value {
+        let reply = self.send(user, room_id, content).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "send: {}", reply.body);
+        reply.body["data"]["message"].clone()
+    }
+
+    pub fn login(&self, email: &str, password: &str) -> impl Future<Output = Reply> + Send + use<> {
+        self.post("/api/v1/auth/login", None, json!({"email": email, "password": password}))
     }
 }
 

@@ -8,3 +8,5 @@ mod auth_tokens;
 mod envelope;
 mod health;
 mod limits;
+mod messages;
+mod rooms;
