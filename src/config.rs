@@ -28,7 +28,21 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    pub realtime: RealtimeSettings,
+    pub operator: OperatorSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RealtimeSettings {
+    pub events_per_minute: u32,
+    pub outbound_queue: usize,
+    pub max_frame_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorSettings {
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +147,11 @@ impl Settings {
         if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
             return Err(ConfigError(
                 "auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be positive".into(),
+            ));
+        }
+        if self.realtime.outbound_queue == 0 || self.realtime.max_frame_bytes < 1024 {
+            return Err(ConfigError(
+                "realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {

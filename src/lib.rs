@@ -3,6 +3,7 @@
 //!
 //! Layers, each importing only those below it:
 //! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO)
+//! - actors: [`actors`] (session, room, presence, supervisors; the [`actors::Hub`] facade)
 //! - wiring: [`startup`] (one listener for all transports), [`state`]
 //! - services: [`services`] (rooms, messages, access rules), [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
 //!   SQLite/PostgreSQL/MySQL), [`limits`] (rate limits, Redis or in-process)
@@ -10,6 +11,7 @@
 //! - base: [`config`] (layered settings), [`error`] (the one error type),
 //!   [`telemetry`]
 
+pub mod actors;
 pub mod auth;
 pub mod config;
 pub mod db;

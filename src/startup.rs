@@ -10,15 +10,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use socketioxide::SocketIo;
+use std::convert::Infallible;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceBuilder;
+use tower::ServiceExt;
 
+use crate::actors::Hub;
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::db::{DbPool, migrations};
@@ -35,6 +39,8 @@ pub enum StartupError {
     Migration(#[from] migrations::MigrationError),
     #[error("{0}")]
     Redis(String),
+    #[error("cannot start the actor tree: {0}")]
+    Actors(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -73,10 +79,16 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?;
+        let rooms = RoomService::new(db.clone());
+        let messages = MessageService::new(db.clone(), limiter.clone());
+        let hub = Hub::start(db.clone(), rooms.clone(), messages.clone(), settings.realtime.events_per_minute)
+            .await
+            .map_err(StartupError::Actors)?;
         let state = Arc::new(AppState {
             auth: AuthService::new(db.clone(), settings.auth.clone()),
-            rooms: RoomService::new(db.clone()),
-            messages: MessageService::new(db.clone(), limiter.clone()),
+            rooms,
+            messages,
+            hub,
             db,
             limiter,
             redis,
@@ -108,7 +120,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self { listener, state, mut shutdown, .. } = self;
         let routes = crate::http::routes(state.clone());
-        let (service, io) = SocketIo::builder().with_state(state.clone()).build_with_inner_svc(warp::service(routes));
+        let (service, io) = SocketIo::builder()
+            .with_state(state.clone())
+            .max_payload(state.settings.realtime.max_frame_bytes as u64)
+            .max_buffer_size(state.settings.realtime.outbound_queue)
+            .build_with_inner_svc(warp::service(routes));
         crate::realtime::socketio::register(&io);
 
         let graceful = GracefulShutdown::new();
@@ -127,15 +143,15 @@ impl Application {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let service = ServiceBuilder::new()
-                        .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
-                            request.extensions_mut().insert(PeerAddr(peer));
-                            request
-                        })
-                        .service(service.clone());
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-                        .into_owned();
+                    let service = service.clone();
+                    let state = state.clone();
+                    let per_request = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+                        request.extensions_mut().insert(PeerAddr(peer));
+                        let service = service.clone();
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(route(state, service, request).await) }
+                    });
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), per_request).into_owned();
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
                         if let Err(error) = connection.await {
@@ -150,11 +166,36 @@ impl Application {
         drop(listener);
         tracing::info!("shutting down: no new connections; waiting for in-flight requests");
         io.close().await;
+        state.hub.stop();
         let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
         if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing remaining connections");
         }
         Ok(())
+    }
+}
+
+type AnyBody = UnsyncBoxBody<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// `/ws` is upgraded here, below warp (to size tungstenite's buffers); everything
+/// else goes to socketioxide, which passes what is not `/socket.io/` to warp.
+async fn route<S, B>(state: Arc<AppState>, service: S, request: http::Request<Incoming>) -> http::Response<AnyBody>
+where
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>,
+    S::Error: std::fmt::Display,
+    B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if request.uri().path() == crate::realtime::ws::PATH {
+        let response = crate::realtime::ws::upgrade(state, request).await;
+        return response.map(|body| body.map_err(Into::into).boxed_unsync());
+    }
+    match service.oneshot(request).await {
+        Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
+        Err(error) => {
+            let response = crate::http::response::error(&crate::error::Error::internal(format!("service: {error}")));
+            response.map(|body| body.map_err(Into::into).boxed_unsync())
+        }
     }
 }
 

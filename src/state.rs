@@ -6,6 +6,7 @@ use std::time::Instant;
 use bb8_redis::RedisConnectionManager;
 use bb8_redis::bb8::Pool;
 
+use crate::actors::Hub;
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::db::DbPool;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     pub rooms: RoomService,
     pub messages: MessageService,
+    /// The actor tree; realtime transports and room-changing REST writes go through it.
+    pub hub: Hub,
     pub redis: Option<Pool<RedisConnectionManager>>,
     pub started_at: Instant,
 }

@@ -48,6 +48,14 @@ pub async fn memberships_of(conn: &mut DbConn<'_>, user_id: &str) -> QueryResult
         .await)
 }
 
+pub async fn room_ids_of(conn: &mut DbConn<'_>, user_id: &str) -> QueryResult<Vec<String>> {
+    dispatch!(conn, |c| room_members::table
+        .filter(room_members::user_id.eq(user_id))
+        .select(room_members::room_id)
+        .load(c)
+        .await)
+}
+
 /// Which of these rooms the user belongs to.
 pub async fn rooms_joined(conn: &mut DbConn<'_>, user_id: &str, room_ids: &[String]) -> QueryResult<Vec<String>> {
     dispatch!(conn, |c| room_members::table

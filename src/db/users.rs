@@ -42,3 +42,17 @@ pub async fn update(conn: &mut DbConn<'_>, id: &str, changes: &UserChanges) -> Q
 pub async fn find_many(conn: &mut DbConn<'_>, ids: &[String]) -> QueryResult<Vec<UserRow>> {
     dispatch!(conn, |c| users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(c).await)
 }
+
+/// Online flag and last-seen time, written when a user's first session starts and
+/// when the last one ends.
+pub async fn set_presence(
+    conn: &mut DbConn<'_>,
+    id: &str,
+    online: bool,
+    last_seen: chrono::NaiveDateTime,
+) -> QueryResult<usize> {
+    dispatch!(conn, |c| diesel::update(users::table.find(id))
+        .set((users::is_online.eq(online), users::last_seen.eq(last_seen)))
+        .execute(c)
+        .await)
+}

@@ -46,6 +46,14 @@ impl Form {
         }
     }
 
+    pub fn integer(&self, key: &str, label: &str) -> Result<Option<i64>, Error> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(_) => Err(Error::invalid(format!("{label} must be an integer"))),
+        }
+    }
+
     /// Whether the key is present at all, `null` included (for fields that
     /// `null` clears).
     pub fn has_key(&self, key: &str) -> bool {

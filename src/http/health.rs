@@ -10,6 +10,8 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use super::response::json_response;
+use crate::auth::jwt::token_from_header;
+use crate::error::Error;
 use crate::state::AppState;
 
 pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
@@ -26,8 +28,23 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
             )
         }
     });
-    let ready = warp::path!("health" / "ready").and(warp::get()).then(move || readiness(state.clone()));
-    live.or(ready).unify().boxed()
+    let ready = {
+        let state = state.clone();
+        warp::path!("health" / "ready").and(warp::get()).then(move || readiness(state.clone()))
+    };
+    let operator = warp::header::optional::<String>("authorization");
+    let tree = {
+        let state = state.clone();
+        warp::path!("health" / "supervisor")
+            .and(warp::get())
+            .and(operator)
+            .then(move |auth: Option<String>| supervisor_tree(state.clone(), auth))
+    };
+    let fail_room = warp::path!("health" / "supervisor" / "rooms" / String / "kill")
+        .and(warp::post())
+        .and(operator)
+        .then(move |room_id: String, auth: Option<String>| fail_room(state.clone(), room_id, auth));
+    live.or(ready).unify().or(tree).unify().or(fail_room).unify().boxed()
 }
 
 /// 200 when the database (and Redis, when configured) answer; 503 naming what fails.
@@ -58,4 +75,47 @@ async fn readiness(state: Arc<AppState>) -> Response {
             "checks": { "database": database, "databaseBackend": state.db.kind().name(), "redis": redis },
         }),
     )
+}
+
+/// Operator endpoints need the configured operator token; with none configured
+/// they are off.
+fn operator_allowed(state: &AppState, header: Option<&str>) -> Result<(), Error> {
+    let expected = state.settings.operator.token.as_str();
+    let given = header.and_then(token_from_header).ok_or(Error::MissingAuthHeader)?;
+    if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return Err(Error::InvalidToken("Invalid operator token"));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The live actor tree: supervisors with children, restarts and failures, rooms
+/// with their connected sessions, presence, uptime and version.
+async fn supervisor_tree(state: Arc<AppState>, auth: Option<String>) -> Response {
+    if let Err(error) = operator_allowed(&state, auth.as_deref()) {
+        return super::response::error(&error);
+    }
+    let tree = state.hub.snapshot().await;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptimeSecs": state.started_at.elapsed().as_secs(),
+            "activeRooms": tree.rooms.len(),
+            "tree": tree,
+        }),
+    )
+}
+
+/// Makes a live room's actor fail, to check (or unstick) supervision.
+async fn fail_room(state: Arc<AppState>, room_id: String, auth: Option<String>) -> Response {
+    if let Err(error) = operator_allowed(&state, auth.as_deref()) {
+        return super::response::error(&error);
+    }
+    let failed = state.hub.fail_room(&room_id);
+    json_response(StatusCode::OK, &json!({ "status": "ok", "roomId": room_id, "failed": failed }))
 }

@@ -1,4 +1,5 @@
-//! `/api/v1/rooms/:roomId/messages*` and read positions.
+//! `/api/v1/rooms/:roomId/messages*` and read positions. Writes go through the
+//! room's actor, so connected clients receive REST-sent messages too.
 
 use http::StatusCode;
 use serde_json::json;
@@ -58,7 +59,7 @@ async fn send(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Erro
         return Err(Error::invalid("roomId in the body does not match the room in the path"));
     }
     let input = NewMessageInput::from_form(&form)?;
-    let sent = request.state.messages.send(&caller.id, &room_id, input).await?;
+    let sent = request.state.hub.send(&caller.id, &room_id, input).await?;
     let data = json!({ "message": sent.message });
     if sent.created { ApiReply::created(data) } else { ApiReply::with_status(StatusCode::OK, data) }
 }
@@ -68,7 +69,7 @@ async fn edit(mut request: ApiRequest, room_id: String, message_id: String) -> R
     let room_id = parse_id(&room_id, "room")?;
     let message_id = parse_id(&message_id, "message")?;
     let content = request.form().await?.required_string("content", "Content")?;
-    let message = request.state.messages.edit(&caller.id, &room_id, &message_id, &content).await?;
+    let message = request.state.hub.edit(&caller.id, &room_id, &message_id, &content).await?;
     ApiReply::ok(json!({ "message": message }))
 }
 
@@ -76,7 +77,7 @@ async fn delete(request: ApiRequest, room_id: String, message_id: String) -> Res
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let message_id = parse_id(&message_id, "message")?;
-    let message = request.state.messages.delete(&caller.id, &room_id, &message_id).await?;
+    let message = request.state.hub.delete(&caller.id, &room_id, &message_id).await?;
     ApiReply::ok(json!({ "messageId": message.id, "roomId": message.room_id, "message": message }))
 }
 
@@ -84,7 +85,7 @@ async fn mark_read(request: ApiRequest, room_id: String, message_id: String) -> 
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let message_id = parse_id(&message_id, "message")?;
-    let receipt = request.state.messages.mark_read(&caller.id, &room_id, &message_id).await?;
+    let receipt = request.state.hub.read(&caller.id, &room_id, &message_id).await?;
     ApiReply::ok(receipt)
 }
 

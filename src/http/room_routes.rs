@@ -125,6 +125,7 @@ async fn delete(request: ApiRequest, room_id: String) -> Result<ApiReply, Error>
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     request.state.rooms.delete(&caller.id, &room_id).await?;
+    request.state.hub.room_deleted(&room_id);
     ApiReply::ok(json!({ "message": "Room deleted", "roomId": room_id }))
 }
 
@@ -151,6 +152,7 @@ async fn leave(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> 
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     request.state.rooms.leave(&caller.id, &room_id).await?;
+    request.state.hub.member_removed(&room_id, &caller.id, "left");
     ApiReply::ok(json!({ "message": "You left the room", "roomId": room_id }))
 }
 
@@ -181,6 +183,7 @@ async fn kick(request: ApiRequest, room_id: String, user_id: String) -> Result<A
     let room_id = parse_id(&room_id, "room")?;
     let user_id = parse_id(&user_id, "user")?;
     request.state.rooms.kick(&caller.id, &room_id, &user_id).await?;
+    request.state.hub.member_removed(&room_id, &user_id, "kicked");
     ApiReply::ok(json!({ "message": "Member removed", "roomId": room_id, "userId": user_id }))
 }
 
@@ -197,6 +200,7 @@ async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error
     let form: Form = request.form().await?;
     let user_id = parse_id(&form.required_string("userId", "userId")?, "user")?;
     request.state.rooms.ban(&caller.id, &room_id, &user_id).await?;
+    request.state.hub.member_removed(&room_id, &user_id, "banned");
     ApiReply::ok(json!({ "message": "User banned", "roomId": room_id, "userId": user_id }))
 }
 

@@ -1,4 +1,6 @@
-//! Realtime transports. For now Socket.IO authenticates and greets; the actor
-//! tree, events and `/ws` build on this.
+//! Realtime transports: Socket.IO (`socketio`) and plain WebSocket (`ws`). Both
+//! are thin: they authenticate, start a Session actor, decode frames into
+//! `ClientEvent`s and write `ServerEvent`s.
 
 pub mod socketio;
+pub mod ws;

@@ -1,20 +1,40 @@
-//! Socket.IO v4 on the default namespace: authentication in a connect middleware
-//! (a refused socket gets a proper `connect_error`), then `welcome`.
+//! Socket.IO v4 on the default namespace. Authentication happens in a connect
+//! middleware (a refused socket gets a proper `connect_error`), which also starts
+//! the client's Session actor; the connect handler then registers every event
+//! handler before it returns, so events sent right after connecting are never lost.
+//!
+//! socketioxide runs each handler's future on its own task, so handlers here do
+//! their work in the synchronous part (decode, then a non-blocking cast to the
+//! session's mailbox) and return a ready future: a client's events reach its
+//! session in the order they were sent.
 
 use std::sync::Arc;
 
+use ractor::ActorRef;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::handler::{ConnectHandler, FromMessageParts};
+use socketioxide::socket::Socket;
 
-use crate::auth::AuthUser;
+use crate::actors::outbound::{Lagging, Outbound};
+use crate::actors::session::{AnswerFn, SessionMsg};
 use crate::auth::jwt::token_from_header;
+use crate::domain::events::{CLIENT_EVENTS, ClientEvent, SharedEvent, answer_body};
 use crate::error::Error;
 use crate::state::AppState;
 
 pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(authenticate));
+}
+
+/// What the middleware hands the connect handler.
+#[derive(Clone)]
+struct Connected {
+    session: ActorRef<SessionMsg>,
+    user_id: String,
+    offsets: Vec<(String, i64)>,
 }
 
 /// Token from `auth.token` (what the seed's clients send), else the
@@ -24,30 +44,106 @@ async fn authenticate(
     TryData(auth): TryData<Value>,
     State(state): State<Arc<AppState>>,
 ) -> Result<(), Error> {
-    let from_auth = auth.ok().and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
+    let auth = auth.unwrap_or(Value::Null);
+    let from_auth = auth.get("token").and_then(Value::as_str).map(str::to_owned);
     let parts = socket.req_parts();
-    let from_header = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(token_from_header)
-        .map(str::to_owned);
+    let from_header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let from_query =
         parts.uri.query().and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")).map(str::to_owned));
-    let token = from_auth.or(from_header).or(from_query).filter(|t| !t.is_empty()).ok_or(Error::MissingAuthHeader)?;
-    let token = token_from_header(&token).ok_or(Error::InvalidToken("Invalid token"))?.to_owned();
-    let user = state.auth.authenticate(&token).await?;
-    socket.extensions.insert(user);
+    let raw =
+        from_auth.or(from_header).or(from_query).filter(|t| !t.trim().is_empty()).ok_or(Error::MissingAuthHeader)?;
+    let token = token_from_header(&raw).ok_or(Error::InvalidToken("Invalid token"))?;
+    let user = state.auth.authenticate(token).await?;
+    let user_id = user.id.clone();
+    let outbound = Arc::new(SocketIoOutbound(socket.clone()));
+    let session = state.hub.start_session(user, outbound).await?;
+    socket.extensions.insert(Connected { session, user_id, offsets: offsets(&auth) });
     Ok(())
 }
 
-async fn on_connect(socket: SocketRef) {
-    let Some(user) = socket.extensions.get::<AuthUser>() else {
-        // Unreachable: the middleware stored the user before connecting.
-        let _ = socket.disconnect();
-        return;
+/// `auth.offsets`: `{ "<roomId>": <lastSeq> }`; malformed entries are ignored.
+fn offsets(auth: &Value) -> Vec<(String, i64)> {
+    let Some(map) = auth.get("offsets").and_then(Value::as_object) else { return Vec::new() };
+    map.iter()
+        .filter_map(|(room, seq)| {
+            let room = uuid::Uuid::parse_str(room).ok()?.to_string();
+            Some((room, seq.as_i64()?.max(0)))
+        })
+        .collect()
+}
+
+fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
+    let Some(connected) = socket.extensions.get::<Connected>() else {
+        // The middleware always stores it; without it there is no session to serve.
+        let _ = socket.clone().disconnect();
+        return std::future::ready(());
     };
-    if let Err(error) = socket.emit("welcome", &json!({ "message": format!("Hello, User {}", user.id) })) {
+    for &name in CLIENT_EVENTS {
+        let session = connected.session.clone();
+        socket.on(name, move |TryData(data): TryData<Value>, ack: AckSender, AckWanted(wanted): AckWanted| {
+            let answer: Option<AnswerFn> = wanted.then(|| {
+                Box::new(move |outcome: Result<Value, Error>| {
+                    let _ = ack.send(&answer_body(&outcome));
+                }) as AnswerFn
+            });
+            let message = match data.map_err(|_| Error::InvalidJson("Event data must be JSON".into())) {
+                Ok(data) => match ClientEvent::decode(name, data) {
+                    Ok(event) => SessionMsg::Client { event, answer },
+                    Err(error) => SessionMsg::Refuse { error, answer },
+                },
+                Err(error) => SessionMsg::Refuse { error, answer },
+            };
+            let _ = session.cast(message);
+            std::future::ready(())
+        });
+    }
+    let session = connected.session.clone();
+    socket.on_disconnect(move || {
+        session.stop(Some("disconnected".into()));
+        std::future::ready(())
+    });
+    let welcome = json!({ "message": format!("Hello, User {}", connected.user_id) });
+    if let Err(error) = socket.emit("welcome", &welcome) {
         tracing::debug!(%error, "welcome not delivered");
+    }
+    if !connected.offsets.is_empty() {
+        let _ = connected.session.cast(SessionMsg::Recover { offsets: connected.offsets });
+    }
+    std::future::ready(())
+}
+
+/// Whether the client passed an ack callback (socketioxide's `AckSender` silently
+/// does nothing without one; errors must then go to the `error` event).
+struct AckWanted(bool);
+
+impl<A: Adapter> FromMessageParts<A> for AckWanted {
+    type Error = std::convert::Infallible;
+
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut socketioxide_core::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        Ok(Self(ack_id.is_some()))
+    }
+}
+
+struct SocketIoOutbound(SocketRef);
+
+impl Outbound for SocketIoOutbound {
+    fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        use socketioxide::{SendError, SocketError};
+        match self.0.emit(event.name, &event.data) {
+            Ok(()) => Ok(()),
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(Lagging),
+            // Closed: the disconnect handler stops the session.
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn close(&self, reason: &'static str) {
+        tracing::info!(socket = %self.0.id, reason, "disconnecting socket");
+        let _ = self.0.emit("error", &json!({ "message": format!("Disconnected: {reason}"), "code": "DISCONNECTED" }));
+        let _ = self.0.clone().disconnect();
     }
 }

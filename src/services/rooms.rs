@@ -138,6 +138,17 @@ impl RoomService {
         Ok(Page { rooms, pagination: PageInfo::new(page, limit, total) })
     }
 
+    pub async fn exists(&self, room_id: &str) -> Result<bool, Error> {
+        let mut pooled = self.db.get().await?;
+        Ok(rooms::find(&mut pooled.conn(), room_id).await?.is_some())
+    }
+
+    /// The room, if the user is a member (403 otherwise, 404 for no room).
+    pub async fn require_member(&self, user_id: &str, room_id: &str) -> Result<RoomRow, Error> {
+        let mut pooled = self.db.get().await?;
+        Ok(access::member(&mut pooled.conn(), room_id, user_id).await?.0)
+    }
+
     /// Members only: the room, its members with presence, and its creator.
     pub async fn details(&self, user_id: &str, room_id: &str) -> Result<RoomDetailView, Error> {
         let mut pooled = self.db.get().await?;

@@ -87,8 +87,11 @@ pub fn test_settings() -> Settings {
     settings.server.port = 0;
     settings.auth.jwt_secret = "test-secret-that-is-long-enough-0123456789".into();
     settings.auth.bcrypt_cost = 4;
+    settings.operator.token = OPERATOR_TOKEN.into();
     settings
 }
+
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<Self> {

@@ -9,4 +9,6 @@ mod envelope;
 mod health;
 mod limits;
 mod messages;
+mod realtime;
 mod rooms;
+mod ws_client;

@@ -1,0 +1,213 @@
+//! Room actor: one per active room. Every write that changes the room (send,
+//! edit, delete, read, membership changes) passes through its mailbox, so events
+//! leave it in `seq` order, and it fans each event out to the subscribed sessions
+//! (encoded once, never waiting on a slow client).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+
+use super::outbound::{SessionHandle, SessionId};
+use super::presence::PresenceMsg;
+use crate::domain::events::{ServerEvent, SharedEvent};
+use crate::domain::message::NewMessageInput;
+use crate::domain::views::MessageView;
+use crate::error::Error;
+use crate::services::messages::{ReadReceipt, Sent};
+use crate::services::{MessageService, RoomService};
+
+/// What outlives a room actor's restart: its subscribers. Held by the directory,
+/// lent to each incarnation of the actor.
+#[derive(Default)]
+pub struct RoomShared {
+    pub subscribers: Mutex<HashMap<SessionId, SessionHandle>>,
+    /// Seconds since the directory's epoch at the last message handled (idle sweep).
+    pub last_active: AtomicU64,
+}
+
+impl RoomShared {
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+pub enum RoomMsg {
+    Subscribe {
+        session: SessionHandle,
+        reply: RpcReplyPort<Result<i64, Error>>,
+    },
+    Unsubscribe {
+        session_id: SessionId,
+    },
+    Send {
+        user_id: String,
+        input: NewMessageInput,
+        reply: RpcReplyPort<Result<Sent, Error>>,
+    },
+    Edit {
+        user_id: String,
+        message_id: String,
+        content: String,
+        reply: RpcReplyPort<Result<MessageView, Error>>,
+    },
+    Delete {
+        user_id: String,
+        message_id: String,
+        reply: RpcReplyPort<Result<MessageView, Error>>,
+    },
+    Read {
+        user_id: String,
+        message_id: String,
+        reply: RpcReplyPort<Result<ReadReceipt, Error>>,
+    },
+    /// Fan an event out, optionally skipping one user's own sessions.
+    Publish {
+        event: SharedEvent,
+        except_user: Option<String>,
+    },
+    /// A member left or was removed: tell the room, then stop delivering to them.
+    RemoveMember {
+        user_id: String,
+        reason: &'static str,
+    },
+    /// The room was deleted: tell everyone and drop every subscription.
+    Close,
+    /// Operator-triggered failure (to exercise supervision).
+    Fail,
+}
+
+pub struct RoomArgs {
+    pub room_id: String,
+    pub shared: Arc<RoomShared>,
+    pub rooms: RoomService,
+    pub messages: MessageService,
+    pub presence: ActorRef<PresenceMsg>,
+    pub clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+}
+
+pub struct RoomState {
+    args: RoomArgs,
+}
+
+pub struct RoomActor;
+
+impl Actor for RoomActor {
+    type Msg = RoomMsg;
+    type State = RoomState;
+    type Arguments = RoomArgs;
+
+    async fn pre_start(&self, _: ActorRef<RoomMsg>, args: RoomArgs) -> Result<RoomState, ActorProcessingErr> {
+        Ok(RoomState { args })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<RoomMsg>,
+        message: RoomMsg,
+        state: &mut RoomState,
+    ) -> Result<(), ActorProcessingErr> {
+        let args = &state.args;
+        args.shared.last_active.store((args.clock)(), Ordering::Relaxed);
+        let room_id = args.room_id.as_str();
+        match message {
+            RoomMsg::Subscribe { session, reply } => {
+                let outcome = args.rooms.require_member(&session.user_id, room_id).await;
+                if outcome.is_ok() {
+                    let user_id = session.user_id.clone();
+                    state.subscribers().insert(session.id, session);
+                    // The joiner has the answer; the others get the announcement.
+                    let joined = json!({"userId": user_id, "status": "joined", "roomId": room_id});
+                    state.publish(&ServerEvent::new("user_status", joined), Some(&user_id));
+                }
+                let _ = reply.send(outcome.map(|room| room.last_seq));
+            }
+            RoomMsg::Unsubscribe { session_id } => {
+                state.subscribers().remove(&session_id);
+            }
+            RoomMsg::Send { user_id, input, reply } => {
+                let outcome = args.messages.send(&user_id, room_id, input).await;
+                if let Ok(sent) = &outcome {
+                    // A retry re-publishes too: the first attempt may have died
+                    // between storing and publishing. Clients drop a seq they have.
+                    state.publish(&ServerEvent::new("receive_message", &sent.message), None);
+                    let _ = args.presence.cast(PresenceMsg::StopTyping { room_id: room_id.to_string(), user_id });
+                }
+                let _ = reply.send(outcome);
+            }
+            RoomMsg::Edit { user_id, message_id, content, reply } => {
+                let outcome = args.messages.edit(&user_id, room_id, &message_id, &content).await;
+                if let Ok(message) = &outcome {
+                    let event = json!({
+                        "id": message.id, "roomId": message.room_id, "seq": message.seq, "content": message.content,
+                        "isEdited": true, "editedAt": message.edited_at.as_ref().map(crate::domain::time::iso),
+                        "updatedAt": crate::domain::time::iso(&message.updated_at),
+                    });
+                    state.publish(&ServerEvent::new("message_edited", event), None);
+                }
+                let _ = reply.send(outcome);
+            }
+            RoomMsg::Delete { user_id, message_id, reply } => {
+                let outcome = args.messages.delete(&user_id, room_id, &message_id).await;
+                if let Ok(message) = &outcome {
+                    let event = json!({
+                        "messageId": message.id, "roomId": message.room_id, "seq": message.seq,
+                        "deletedAt": message.deleted_at.as_ref().map(crate::domain::time::iso),
+                    });
+                    state.publish(&ServerEvent::new("message_deleted", event), None);
+                }
+                let _ = reply.send(outcome);
+            }
+            RoomMsg::Read { user_id, message_id, reply } => {
+                let outcome = args.messages.mark_read(&user_id, room_id, &message_id).await;
+                if let Ok(receipt) = &outcome {
+                    state.publish(&ServerEvent::new("message_read", receipt), None);
+                }
+                let _ = reply.send(outcome);
+            }
+            RoomMsg::Publish { event, except_user } => state.publish(&event, except_user.as_deref()),
+            RoomMsg::RemoveMember { user_id, reason } => {
+                let event =
+                    ServerEvent::new("member_removed", json!({"roomId": room_id, "userId": user_id, "reason": reason}));
+                state.publish(&event, None);
+                state.subscribers().retain(|_, session| session.user_id != user_id);
+                let _ = args.presence.cast(PresenceMsg::StopTyping { room_id: room_id.to_string(), user_id });
+            }
+            RoomMsg::Close => {
+                state.publish(&ServerEvent::new("room_deleted", json!({"roomId": room_id})), None);
+                state.subscribers().clear();
+            }
+            RoomMsg::Fail => return Err(format!("room {room_id} failed on operator request").into()),
+        }
+        Ok(())
+    }
+}
+
+impl RoomState {
+    fn subscribers(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, SessionHandle>> {
+        self.args.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delivers to every subscriber; a session whose queue is full is dropped and
+    /// disconnected (it recovers with `sync` after reconnecting).
+    fn publish(&self, event: &SharedEvent, except_user: Option<&str>) {
+        let mut lagging = Vec::new();
+        let mut subscribers = self.subscribers();
+        for (id, session) in subscribers.iter() {
+            if except_user == Some(session.user_id.as_str()) {
+                continue;
+            }
+            if session.deliver(event).is_err() {
+                lagging.push(*id);
+            }
+        }
+        for id in lagging {
+            if let Some(session) = subscribers.remove(&id) {
+                tracing::warn!(room = %self.args.room_id, session = id, "session is not reading: disconnected");
+                session.close("lagging");
+            }
+        }
+    }
+}

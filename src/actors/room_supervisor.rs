@@ -1,0 +1,251 @@
+//! RoomSupervisor: spawns a room's actor on first use, restarts it when it fails
+//! (handing the new actor the same subscribers, so nobody is dropped), and stops
+//! rooms that have been idle with no subscriber. The directory beside it gives
+//! lock-light lookups of live rooms without a round trip through this mailbox.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::Serialize;
+
+use super::presence::PresenceMsg;
+use super::room::{RoomActor, RoomArgs, RoomMsg, RoomShared};
+use crate::error::Error;
+use crate::services::{MessageService, RoomService};
+
+/// A room with no subscriber and no message for this long is stopped.
+const IDLE_AFTER_SECS: u64 = 60;
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+pub struct RoomEntry {
+    pub actor: ActorRef<RoomMsg>,
+    pub shared: Arc<RoomShared>,
+}
+
+/// Live rooms by id; written only by the supervisor.
+pub struct RoomDirectory {
+    rooms: RwLock<HashMap<String, RoomEntry>>,
+    epoch: Instant,
+}
+
+impl Default for RoomDirectory {
+    fn default() -> Self {
+        Self { rooms: RwLock::default(), epoch: Instant::now() }
+    }
+}
+
+impl RoomDirectory {
+    pub fn get(&self, room_id: &str) -> Option<ActorRef<RoomMsg>> {
+        self.rooms.read().unwrap_or_else(|p| p.into_inner()).get(room_id).map(|entry| entry.actor.clone())
+    }
+
+    pub fn now_secs(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rooms.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(room id, subscribed sessions)` of every live room.
+    pub fn snapshot(&self) -> Vec<(String, usize)> {
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        rooms.iter().map(|(id, entry)| (id.clone(), entry.shared.subscriber_count())).collect()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, RoomEntry>> {
+        self.rooms.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub enum RoomSupervisorMsg {
+    /// The room's actor, spawned if it is not live.
+    Obtain {
+        room_id: String,
+        reply: RpcReplyPort<Result<ActorRef<RoomMsg>, Error>>,
+    },
+    Sweep,
+    Stats {
+        reply: RpcReplyPort<SupervisorStats>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupervisorStats {
+    pub children: usize,
+    pub restarts_total: u64,
+    pub restarts_last_minute: usize,
+    pub failures: Vec<FailureRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureRecord {
+    pub child: String,
+    pub reason: String,
+    pub seconds_ago: u64,
+}
+
+pub struct RoomSupervisorArgs {
+    pub directory: Arc<RoomDirectory>,
+    pub rooms: RoomService,
+    pub messages: MessageService,
+    pub presence: ActorRef<PresenceMsg>,
+}
+
+pub struct RoomSupervisorState {
+    args: RoomSupervisorArgs,
+    restarts_total: u64,
+    failures: VecDeque<(String, String, Instant)>,
+}
+
+pub struct RoomSupervisor;
+
+impl RoomSupervisorState {
+    async fn spawn_room(
+        &self,
+        myself: &ActorRef<RoomSupervisorMsg>,
+        room_id: &str,
+        shared: Arc<RoomShared>,
+    ) -> Result<ActorRef<RoomMsg>, String> {
+        let directory = self.args.directory.clone();
+        let args = RoomArgs {
+            room_id: room_id.to_string(),
+            shared: shared.clone(),
+            rooms: self.args.rooms.clone(),
+            messages: self.args.messages.clone(),
+            presence: self.args.presence.clone(),
+            clock: Arc::new(move || directory.now_secs()),
+        };
+        shared.last_active.store(self.args.directory.now_secs(), Ordering::Relaxed);
+        let (actor, _) =
+            Actor::spawn_linked(None, RoomActor, args, myself.get_cell()).await.map_err(|e| e.to_string())?;
+        self.args.directory.write().insert(room_id.to_string(), RoomEntry { actor: actor.clone(), shared });
+        Ok(actor)
+    }
+
+    fn room_of(&self, cell: &ractor::ActorCell) -> Option<(String, Arc<RoomShared>)> {
+        let rooms = self.args.directory.rooms.read().unwrap_or_else(|p| p.into_inner());
+        rooms
+            .iter()
+            .find(|(_, entry)| entry.actor.get_id() == cell.get_id())
+            .map(|(id, entry)| (id.clone(), entry.shared.clone()))
+    }
+}
+
+impl Actor for RoomSupervisor {
+    type Msg = RoomSupervisorMsg;
+    type State = RoomSupervisorState;
+    type Arguments = RoomSupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RoomSupervisorMsg>,
+        args: RoomSupervisorArgs,
+    ) -> Result<RoomSupervisorState, ActorProcessingErr> {
+        myself.send_interval(SWEEP_EVERY, || RoomSupervisorMsg::Sweep);
+        Ok(RoomSupervisorState { args, restarts_total: 0, failures: VecDeque::new() })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<RoomSupervisorMsg>,
+        message: RoomSupervisorMsg,
+        state: &mut RoomSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            RoomSupervisorMsg::Obtain { room_id, reply } => {
+                // Checked again here: two callers may both have missed the room.
+                let live = state.args.directory.get(&room_id);
+                let outcome = match live {
+                    Some(actor) => Ok(actor),
+                    // Only rooms that exist get an actor: made-up ids must not
+                    // make the server hold actors.
+                    None => match state.args.rooms.exists(&room_id).await {
+                        Ok(true) => state.spawn_room(&myself, &room_id, Arc::default()).await.map_err(Error::internal),
+                        Ok(false) => Err(Error::not_found("Room not found")),
+                        Err(error) => Err(error),
+                    },
+                };
+                let _ = reply.send(outcome);
+            }
+            RoomSupervisorMsg::Sweep => {
+                let now = state.args.directory.now_secs();
+                let idle: Vec<ActorRef<RoomMsg>> = {
+                    let mut rooms = state.args.directory.write();
+                    let ids: Vec<String> = rooms
+                        .iter()
+                        .filter(|(_, e)| {
+                            e.shared.subscriber_count() == 0
+                                && now.saturating_sub(e.shared.last_active.load(Ordering::Relaxed)) >= IDLE_AFTER_SECS
+                        })
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    ids.iter().filter_map(|id| rooms.remove(id)).map(|e| e.actor).collect()
+                };
+                for actor in idle {
+                    actor.stop(Some("idle".into()));
+                }
+            }
+            RoomSupervisorMsg::Stats { reply } => {
+                let minute_ago = Instant::now() - Duration::from_secs(60);
+                let _ = reply.send(SupervisorStats {
+                    children: state.args.directory.len(),
+                    restarts_total: state.restarts_total,
+                    restarts_last_minute: state.failures.iter().filter(|(_, _, at)| *at >= minute_ago).count(),
+                    failures: state
+                        .failures
+                        .iter()
+                        .map(|(child, reason, at)| FailureRecord {
+                            child: child.clone(),
+                            reason: reason.clone(),
+                            seconds_ago: at.elapsed().as_secs(),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The default would stop this supervisor when any room stops: instead a
+    /// failed room is restarted with its subscribers, and a stopped one forgotten.
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<RoomSupervisorMsg>,
+        event: SupervisionEvent,
+        state: &mut RoomSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorFailed(cell, error) => {
+                if let Some((room_id, shared)) = state.room_of(&cell) {
+                    tracing::error!(room = %room_id, %error, "room actor failed; restarting it");
+                    state.restarts_total += 1;
+                    state.failures.push_back((format!("room:{room_id}"), error.to_string(), Instant::now()));
+                    if state.failures.len() > 20 {
+                        state.failures.pop_front();
+                    }
+                    state.args.directory.write().remove(&room_id);
+                    if let Err(reason) = state.spawn_room(&myself, &room_id, shared).await {
+                        tracing::error!(room = %room_id, %reason, "room actor could not be restarted");
+                    }
+                }
+            }
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                if let Some((room_id, _)) = state.room_of(&cell) {
+                    state.args.directory.write().remove(&room_id);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

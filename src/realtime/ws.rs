@@ -1,0 +1,220 @@
+//! Plain WebSocket at `/ws`: JSON frames `{"event", "data", "ack"?}` carrying the
+//! same events, answers and errors as Socket.IO (see `docs/realtime.md`).
+//!
+//! Served below warp (hyper upgrade + tokio-tungstenite) to set a 4 KiB read
+//! buffer: tungstenite's 128 KiB default would cost every idle connection ~136 KB.
+//! The writer task writes every frame already queued, then flushes once.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use ractor::ActorRef;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+
+use crate::actors::outbound::{Lagging, Outbound};
+use crate::actors::session::{AnswerFn, SessionMsg};
+use crate::auth::AuthUser;
+use crate::auth::jwt::token_from_header;
+use crate::domain::events::{ClientEvent, ServerEvent, SharedEvent, answer_body};
+use crate::error::Error;
+use crate::http::response;
+use crate::state::AppState;
+
+pub const PATH: &str = "/ws";
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Authenticates, then upgrades. Failures answer in the REST envelope (401 etc.).
+pub async fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> warp::reply::Response {
+    let user = match authenticate(&state, &request).await {
+        Ok(user) => user,
+        Err(error) => return response::error(&error),
+    };
+    let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return response::error(&Error::invalid("Expected a WebSocket upgrade request"));
+    };
+    let upgrading = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match upgrading.await {
+            Ok(upgraded) => {
+                let max = state.settings.realtime.max_frame_bytes;
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER)
+                    .max_message_size(Some(max))
+                    .max_frame_size(Some(max));
+                let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+                serve(state, user, socket).await;
+            }
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    let mut answer = Response::new(warp::hyper::body::Bytes::new().into());
+    *answer.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = answer.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    answer
+}
+
+async fn authenticate(state: &AppState, request: &Request<Incoming>) -> Result<AuthUser, Error> {
+    let from_header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let from_query = request.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find_map(|(k, v)| (k == "token").then_some(v))
+    });
+    let raw = from_header.or(from_query).filter(|t| !t.trim().is_empty()).ok_or(Error::MissingAuthHeader)?;
+    let token = token_from_header(&raw).ok_or(Error::InvalidToken("Invalid token"))?;
+    state.auth.authenticate(token).await
+}
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
+    let (mut sink, mut stream) = socket.split();
+    let (frames, mut queued) = mpsc::channel::<Bytes>(state.settings.realtime.outbound_queue);
+    let outbound = Arc::new(WsOutbound { frames: frames.clone(), closing: Arc::default(), reason: Mutex::new(None) });
+    let welcome = ServerEvent::new("welcome", json!({ "message": format!("Hello, User {}", user.id) }));
+    let _ = frames.try_send(welcome.ws_frame());
+    let session = match state.hub.start_session(user, outbound.clone()).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "cannot start a session");
+            let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Error, "server error")))).await;
+            return;
+        }
+    };
+
+    let closing = outbound.closing.clone();
+    let closer = outbound.clone();
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                frame = queued.recv() => {
+                    let Some(frame) = frame else { break };
+                    if sink.feed(text(frame)).await.is_err() {
+                        break;
+                    }
+                    while let Ok(frame) = queued.try_recv() {
+                        if sink.feed(text(frame)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        break;
+                    }
+                }
+                _ = closing.notified() => {
+                    let reason = closer.reason.lock().ok().and_then(|r| *r).unwrap_or("closed");
+                    let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Policy, reason)))).await;
+                    break;
+                }
+            }
+        }
+    });
+
+    while let Some(incoming) = stream.next().await {
+        match incoming {
+            Ok(Message::Text(text)) => dispatch(&session, &frames, text.as_bytes(), &outbound),
+            Ok(Message::Binary(_)) => {
+                let _ = session.cast(SessionMsg::Refuse {
+                    error: Error::InvalidJson("Frames must be JSON text".into()),
+                    answer: None,
+                });
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            // Over the size cap, a protocol error, or the peer vanished.
+            Err(error) => {
+                tracing::debug!(%error, "websocket read ended");
+                break;
+            }
+        }
+    }
+    session.stop(Some("disconnected".into()));
+    outbound.close("closed");
+    let _ = writer.await;
+}
+
+/// Decodes one frame and hands it to the session; answers go back on the same queue.
+fn dispatch(session: &ActorRef<SessionMsg>, frames: &mpsc::Sender<Bytes>, raw: &[u8], outbound: &Arc<WsOutbound>) {
+    let parsed: Result<(String, Value, Option<Value>), Error> = serde_json::from_slice::<Value>(raw)
+        .map_err(|_| Error::InvalidJson("Frames must be JSON objects".into()))
+        .and_then(|frame| {
+            let name = frame
+                .get("event")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::MissingField("event is required".into()))?;
+            Ok((name.to_string(), frame.get("data").cloned().unwrap_or(Value::Null), frame.get("ack").cloned()))
+        });
+    let (name, data, ack) = match parsed {
+        Ok(parts) => parts,
+        Err(error) => {
+            let _ = session.cast(SessionMsg::Refuse { error, answer: None });
+            return;
+        }
+    };
+    let answer: Option<AnswerFn> = ack.filter(|a| !a.is_null()).map(|ack| {
+        let frames = frames.clone();
+        let outbound = outbound.clone();
+        Box::new(move |outcome: Result<Value, Error>| {
+            let frame = json!({ "ack": ack, "data": answer_body(&outcome) });
+            if frames.try_send(Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())).is_err() {
+                outbound.close("lagging");
+            }
+        }) as AnswerFn
+    });
+    let message = match ClientEvent::decode(&name, data) {
+        Ok(event) => SessionMsg::Client { event, answer },
+        Err(error) => SessionMsg::Refuse { error, answer },
+    };
+    let _ = session.cast(message);
+}
+
+fn text(frame: Bytes) -> Message {
+    // Frames are built from serde_json output: valid UTF-8 by construction.
+    match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(frame) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Text("{}".into()),
+    }
+}
+
+fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame { code, reason: reason.into() }
+}
+
+struct WsOutbound {
+    frames: mpsc::Sender<Bytes>,
+    closing: Arc<Notify>,
+    reason: Mutex<Option<&'static str>>,
+}
+
+impl Outbound for WsOutbound {
+    fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        match self.frames.try_send(event.ws_frame()) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Lagging),
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        }
+    }
+
+    fn close(&self, reason: &'static str) {
+        if let Ok(mut slot) = self.reason.lock() {
+            slot.get_or_insert(reason);
+        }
+        self.closing.notify_one();
+    }
+}

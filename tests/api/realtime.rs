@@ -1,0 +1,331 @@
+//! The realtime protocol over `/ws` against the real server: every event, answers
+//! and errors, permissions both ways, presence, typing, recovery, supervision.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, OPERATOR_TOKEN, TestApp, User};
+use crate::ws_client::WsClient;
+use crate::{backend_matrix, spawn};
+
+backend_matrix!(
+    ws_needs_a_valid_token,
+    members_chat_in_seq_order_with_answers_and_errors,
+    rest_writes_reach_connected_clients,
+    edits_deletes_and_reads_are_broadcast_and_checked,
+    typing_is_broadcast_and_ends_on_send,
+    presence_spans_tabs_and_reaches_room_members_only,
+    a_kicked_member_is_cut_off_at_once,
+    sync_replays_missed_messages_in_order,
+    realtime_sends_share_the_rest_limit_and_are_idempotent,
+    a_failed_room_actor_is_restarted_with_its_subscribers,
+    bad_frames_get_errors_not_disconnects,
+);
+
+async fn room_of(app: &TestApp, owner: &User, members: &[&User]) -> String {
+    let room = app.create_room(owner, "Realtime", false).await;
+    let id = room["id"].as_str().unwrap().to_string();
+    for member in members {
+        assert_eq!(app.join(member, &id, None).await.status, StatusCode::OK);
+    }
+    id
+}
+
+async fn ws_needs_a_valid_token(backend: Backend) {
+    let app = spawn!(backend);
+    let user = app.register("wsuser").await;
+    assert_eq!(WsClient::refused(&app, "").await, 401);
+    assert_eq!(WsClient::refused(&app, "?token=garbage").await, 401);
+    app.post("/api/v1/auth/logout", Some(&user.token), json!({})).await;
+    assert_eq!(WsClient::refused(&app, &format!("?token={}", user.token)).await, 401, "revoked tokens are refused");
+    let fresh = User::from_auth_reply(&app.login(&user.email, "password123").await.body, &user.email);
+    WsClient::connect(&app, &fresh.token).await.close().await;
+}
+
+async fn members_chat_in_seq_order_with_answers_and_errors(backend: Backend) {
+    let app = spawn!(backend, |s| s.limits.messages_max = 100);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let outsider = app.register("outsider").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    let mut o = WsClient::connect(&app, &outsider.token).await;
+
+    assert_eq!(a.ok("join_room", json!({"roomId": room})).await, json!({"roomId": room, "lastSeq": 0}));
+    b.ok("join_room", json!({"roomId": room})).await;
+    let joined = a.event("user_status").await;
+    assert_eq!(joined, json!({"userId": bob.id, "status": "joined", "roomId": room}));
+
+    let refused = o.call("join_room", json!({"roomId": room})).await;
+    assert_eq!(refused["status"], "error");
+    assert_eq!(refused["code"], "ACCESS_DENIED");
+    // Without an ack the failure arrives as the `error` event.
+    o.emit("send_message", json!({"roomId": room, "content": "let me in"})).await;
+    assert_eq!(o.event("error").await["code"], "ACCESS_DENIED");
+
+    for n in 1..=5 {
+        let sent = a.ok("send_message", json!({"roomId": room, "content": format!("m{n}")})).await;
+        assert_eq!(sent["seq"], n);
+        assert_eq!(sent["sender"]["username"], "alice");
+    }
+    for n in 1..=5 {
+        let message = b.event("receive_message").await;
+        assert_eq!(message["seq"], n, "seq order");
+        assert_eq!(message["content"], format!("m{n}"));
+        for key in ["id", "roomId", "senderId", "createdAt", "deliveredAt"] {
+            assert!(!message[key].is_null(), "{key}");
+        }
+    }
+    // The sender's own sessions get the event too (the seed broadcast to the room).
+    assert_eq!(a.event("receive_message").await["seq"], 1);
+
+    assert_eq!(b.ok("leave_room", json!({"roomId": room})).await, json!({"roomId": room}));
+    a.ok("send_message", json!({"roomId": room, "content": "after leave"})).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    a.ok("send_message", json!({"roomId": room, "content": "back"})).await;
+    let next = b.event("receive_message").await;
+    assert_eq!(next["content"], "back", "nothing was delivered between leave_room and join_room");
+}
+
+async fn rest_writes_reach_connected_clients(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    let sent = app.sent(&alice, &room, "over REST").await;
+    let received = b.event("receive_message").await;
+    assert_eq!(received["id"], sent["id"]);
+    assert_eq!(received["content"], "over REST");
+}
+
+async fn edits_deletes_and_reads_are_broadcast_and_checked(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    a.ok("join_room", json!({"roomId": room})).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    let message = a.ok("send_message", json!({"roomId": room, "content": "draft"})).await;
+    let id = message["id"].as_str().unwrap();
+
+    let refused = b.call("edit_message", json!({"messageId": id, "content": "hijack"})).await;
+    assert_eq!(refused["code"], "ACCESS_DENIED");
+    a.ok("edit_message", json!({"messageId": id, "content": "final"})).await;
+    let edited = b.event("message_edited").await;
+    assert_eq!(edited["id"], id);
+    assert_eq!(edited["roomId"], room.as_str());
+    assert_eq!(edited["content"], "final");
+    assert_eq!(edited["isEdited"], true);
+    assert!(edited["editedAt"].is_string() && edited["updatedAt"].is_string());
+
+    let read = b.ok("mark_message_read", json!({"messageId": id})).await;
+    assert_eq!(read["lastReadSeq"], 1);
+    let receipt = a.event("message_read").await;
+    assert_eq!(receipt["messageId"], id);
+    assert_eq!(receipt["readBy"], bob.id.as_str());
+    assert!(receipt["readAt"].is_string());
+
+    assert_eq!(b.call("delete_message", json!({"messageId": id})).await["code"], "ACCESS_DENIED");
+    a.ok("delete_message", json!({"messageId": id})).await;
+    let deleted = b.event("message_deleted").await;
+    assert_eq!(deleted["messageId"], id);
+    assert_eq!(deleted["roomId"], room.as_str());
+    assert_eq!(deleted["seq"], 1);
+    let missing = a.call("edit_message", json!({"messageId": uuid::Uuid::now_v7().to_string(), "content": "x"})).await;
+    assert_eq!(missing["code"], "RESOURCE_NOT_FOUND");
+}
+
+async fn typing_is_broadcast_and_ends_on_send(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    assert_eq!(
+        b.call("typing", json!({"roomId": room, "isTyping": true})).await["code"],
+        "ACCESS_DENIED",
+        "join first"
+    );
+    a.ok("join_room", json!({"roomId": room})).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+
+    b.ok("typing", json!({"roomId": room, "isTyping": true})).await;
+    assert_eq!(a.event("typing").await, json!({"userId": bob.id, "roomId": room, "isTyping": true}));
+    b.ok("send_message", json!({"roomId": room, "content": "done typing"})).await;
+    assert_eq!(a.event("typing").await["isTyping"], false, "sending ends typing");
+
+    // Without a refresh it ends by itself (after ~5 s).
+    b.ok("typing", json!({"roomId": room, "isTyping": true})).await;
+    assert_eq!(a.event("typing").await["isTyping"], true);
+    assert_eq!(a.event("typing").await["isTyping"], false);
+}
+
+async fn presence_spans_tabs_and_reaches_room_members_only(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let stranger = app.register("stranger").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let elsewhere = room_of(&app, &stranger, &[]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let mut s = WsClient::connect(&app, &stranger.token).await;
+    a.ok("join_room", json!({"roomId": room})).await;
+    s.ok("join_room", json!({"roomId": elsewhere})).await;
+
+    let tab1 = WsClient::connect(&app, &bob.token).await;
+    assert_eq!(a.event("user_status").await, json!({"userId": bob.id, "status": "online"}));
+    let mut tab2 = WsClient::connect(&app, &bob.token).await;
+    tab1.close().await;
+    tab2.ok("send_message", json!({"roomId": room, "content": "still here"})).await;
+    let seen = a.events_until("receive_message").await;
+    assert!(seen.iter().all(|f| f["event"] != "user_status"), "a second tab is not a status change: {seen:?}");
+    tab2.close().await;
+    let offline = a.event("user_status").await;
+    assert_eq!(offline["status"], "offline");
+    assert_eq!(offline["userId"], bob.id.as_str());
+    assert!(offline["lastSeen"].is_string());
+    let profile = app.get("/api/v1/auth/profile", Some(&bob.token)).await;
+    assert_eq!(profile.data()["isOnline"], false);
+    assert!(profile.data()["lastSeen"].is_string(), "lastSeen is stored");
+
+    // The stranger shares no room with bob: the next thing it sees is its own message.
+    s.ok("send_message", json!({"roomId": elsewhere, "content": "anyone?"})).await;
+    let seen = s.events_until("receive_message").await;
+    assert!(seen.iter().all(|f| f["event"] != "user_status"), "presence stays among room members: {seen:?}");
+}
+
+async fn a_kicked_member_is_cut_off_at_once(backend: Backend) {
+    let app = spawn!(backend);
+    let admin = app.register("admin").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &admin, &[&bob]).await;
+    let other = room_of(&app, &admin, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &admin.token).await;
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    b.ok("join_room", json!({"roomId": other})).await;
+
+    let kicked =
+        app.call("DELETE", &format!("/api/v1/rooms/{room}/members/{}", bob.id), Some(&admin.token), None).await;
+    assert_eq!(kicked.status, StatusCode::OK);
+    let removed = b.event("member_removed").await;
+    assert_eq!(removed, json!({"roomId": room, "userId": bob.id, "reason": "kicked"}));
+    a.ok("send_message", json!({"roomId": room, "content": "not for bob"})).await;
+    a.ok("send_message", json!({"roomId": other, "content": "for bob"})).await;
+    let next = b.event("receive_message").await;
+    assert_eq!(next["content"], "for bob", "nothing of the room he was kicked from");
+    let refused = b.call("send_message", json!({"roomId": room, "content": "hello?"})).await;
+    assert_eq!(refused["code"], "ACCESS_DENIED");
+    assert_eq!(b.call("join_room", json!({"roomId": room})).await["code"], "ACCESS_DENIED");
+}
+
+async fn sync_replays_missed_messages_in_order(backend: Backend) {
+    let app = spawn!(backend, |s| s.limits.messages_max = 100);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    for n in 1..=4 {
+        app.sent(&alice, &room, &format!("m{n}")).await;
+    }
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    let done = b.ok("sync", json!({"roomId": room, "afterSeq": 1})).await;
+    assert_eq!(done, json!({"roomId": room, "lastSeq": 4, "replayed": 3}));
+    for n in 2..=4 {
+        assert_eq!(b.event("receive_message").await["seq"], n);
+    }
+    let stranger = app.register("stranger").await;
+    let mut s = WsClient::connect(&app, &stranger.token).await;
+    assert_eq!(s.call("sync", json!({"roomId": room, "afterSeq": 0})).await["code"], "ACCESS_DENIED");
+}
+
+async fn realtime_sends_share_the_rest_limit_and_are_idempotent(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let room = room_of(&app, &alice, &[]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let first = a.ok("send_message", json!({"roomId": room, "content": "once", "clientMsgId": "k-1"})).await;
+    let again = a.ok("send_message", json!({"roomId": room, "content": "once", "clientMsgId": "k-1"})).await;
+    assert_eq!(again["id"], first["id"], "a retry returns the original");
+    app.sent(&alice, &room, "two (REST)").await;
+    for n in 3..=5 {
+        a.ok("send_message", json!({"roomId": room, "content": format!("m{n}")})).await;
+    }
+    let refused = a.call("send_message", json!({"roomId": room, "content": "sixth"})).await;
+    assert_eq!(refused["code"], "RATE_LIMIT_EXCEEDED");
+    let history = app.get(&format!("/api/v1/rooms/{room}/messages"), Some(&alice.token)).await;
+    assert_eq!(history.data()["pagination"]["total"], 5, "nothing stored past the limit, no duplicate");
+}
+
+async fn a_failed_room_actor_is_restarted_with_its_subscribers(backend: Backend) {
+    let app = spawn!(backend, |s| s.limits.messages_max = 100);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    a.ok("send_message", json!({"roomId": room, "content": "before"})).await;
+
+    let path = format!("/health/supervisor/rooms/{room}/kill");
+    app.post(&path, None, json!({})).await.assert_error(StatusCode::UNAUTHORIZED, "MISSING_AUTH_HEADER");
+    app.post(&path, Some("wrong"), json!({})).await.assert_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    let killed = app.post(&path, Some(OPERATOR_TOKEN), json!({})).await;
+    assert_eq!(killed.data(), &Value::Null);
+    assert_eq!(killed.body["failed"], true, "{}", killed.body);
+
+    // Sends retried with the same clientMsgId until acknowledged.
+    let mut acked = Vec::new();
+    for n in 2..=4 {
+        let body = json!({"roomId": room, "content": format!("after {n}"), "clientMsgId": format!("k{n}")});
+        let mut answer = a.call("send_message", body.clone()).await;
+        while answer["status"] != "success" {
+            answer = a.call("send_message", body.clone()).await;
+        }
+        acked.push(answer["data"]["seq"].as_i64().unwrap());
+    }
+    assert_eq!(acked, vec![2, 3, 4]);
+    // Bob never re-joined: his subscription survived the restart.
+    let mut seen = Vec::new();
+    while seen.last() != Some(&4) {
+        let seq = b.event("receive_message").await["seq"].as_i64().unwrap();
+        if !seen.contains(&seq) {
+            seen.push(seq);
+        }
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4]);
+
+    let tree = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await;
+    assert_eq!(tree.status, StatusCode::OK);
+    assert_eq!(tree.body["tree"]["roomSupervisor"]["restartsTotal"], 1, "{}", tree.body);
+    assert!(tree.body["tree"]["roomSupervisor"]["failures"][0]["reason"].as_str().unwrap().contains("operator"));
+    app.get("/health/supervisor", None).await.assert_error(StatusCode::UNAUTHORIZED, "MISSING_AUTH_HEADER");
+}
+
+async fn bad_frames_get_errors_not_disconnects(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let room = room_of(&app, &alice, &[]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    a.send_raw("not json".into()).await;
+    assert_eq!(a.event("error").await["code"], "INVALID_JSON_FORMAT");
+    a.send_raw(json!({"data": {}}).to_string()).await;
+    assert_eq!(a.event("error").await["code"], "MISSING_REQUIRED_FIELD");
+    assert_eq!(a.call("explode", json!({})).await["code"], "INVALID_REQUEST_PARAMETERS");
+    assert_eq!(a.call("join_room", json!({"roomId": "nope"})).await["code"], "INVALID_REQUEST_PARAMETERS");
+    assert_eq!(
+        a.call("send_message", json!({"roomId": room, "content": "   "})).await["code"],
+        "INVALID_REQUEST_PARAMETERS"
+    );
+    assert_eq!(a.call("send_message", json!("text")).await["code"], "INVALID_JSON_FORMAT");
+    // Still connected and working.
+    a.ok("join_room", json!({"roomId": room})).await;
+    // Over the 64 KiB frame cap: the connection is closed.
+    a.send_raw(format!("{{\"event\":\"x\",\"data\":\"{}\"}}", "a".repeat(70 * 1024))).await;
+    assert!(a.event("__closed").await.is_object());
+}

@@ -1,0 +1,126 @@
+//! A `/ws` client for tests: emit with or without an ack, and wait (always with a
+//! timeout) for the next event of a given name.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::TestApp;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct WsClient {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while waiting for something else, in arrival order.
+    backlog: VecDeque<Value>,
+    next_ack: u64,
+}
+
+impl WsClient {
+    /// Connects and consumes the `welcome` event.
+    pub async fn connect(app: &TestApp, token: &str) -> Self {
+        let url = format!("{}/ws?token={token}", app.base.replace("http://", "ws://"));
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let mut client = Self { socket, backlog: VecDeque::new(), next_ack: 0 };
+        let welcome = client.event("welcome").await;
+        assert!(welcome["message"].as_str().unwrap().starts_with("Hello, User "));
+        client
+    }
+
+    /// The HTTP status a refused upgrade answered with.
+    pub async fn refused(app: &TestApp, query: &str) -> u16 {
+        let url = format!("{}/ws{query}", app.base.replace("http://", "ws://"));
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+            other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    pub async fn emit(&mut self, event: &str, data: Value) {
+        self.send_raw(json!({"event": event, "data": data}).to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.socket.send(Message::Text(text.into())).await.expect("frame sent");
+    }
+
+    /// Emits with an ack and returns the answer (`{status, data}` or `{status, code, message}`).
+    pub async fn call(&mut self, event: &str, data: Value) -> Value {
+        self.next_ack += 1;
+        let ack = self.next_ack;
+        self.send_raw(json!({"event": event, "data": data, "ack": ack}).to_string()).await;
+        let frame = self.next_matching(|f| f["ack"] == ack).await;
+        frame["data"].clone()
+    }
+
+    /// Like [`Self::call`], asserting success; returns `data`.
+    pub async fn ok(&mut self, event: &str, data: Value) -> Value {
+        let answer = self.call(event, data).await;
+        assert_eq!(answer["status"], "success", "{event}: {answer}");
+        answer["data"].clone()
+    }
+
+    /// The next event with this name (other frames are kept for later waits).
+    pub async fn event(&mut self, name: &str) -> Value {
+        self.next_matching(|f| f["event"] == name).await["data"].clone()
+    }
+
+    /// Every frame received until (and including) the next `name` event.
+    pub async fn events_until(&mut self, name: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let frame = self.next_frame().await;
+            let done = frame["event"] == name;
+            seen.push(frame);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    async fn next_matching(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(index) = self.backlog.iter().position(&wanted) {
+            return self.backlog.remove(index).expect("index is in range");
+        }
+        loop {
+            let frame = self.read().await;
+            if wanted(&frame) {
+                return frame;
+            }
+            self.backlog.push_back(frame);
+        }
+    }
+
+    async fn next_frame(&mut self) -> Value {
+        match self.backlog.pop_front() {
+            Some(frame) => frame,
+            None => self.read().await,
+        }
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame within the timeout")
+                .expect("connection open")
+                .expect("frame readable");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+                Message::Close(frame) => {
+                    return json!({"event": "__closed", "data": {"reason": frame.map(|f| f.reason.to_string())}});
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
