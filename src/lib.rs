@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod realtime;
 pub mod services;
 pub mod startup;

@@ -55,6 +55,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        crate::metrics::handle();
         let applied = migrations::run_pending(&settings.database.url).await?;
         if !applied.is_empty() {
             tracing::info!(?applied, "database migrations applied");
@@ -164,7 +165,10 @@ impl Application {
             }
         }
         drop(listener);
-        tracing::info!("shutting down: no new connections; waiting for in-flight requests");
+        tracing::info!("shutting down: no new connections; telling clients; waiting for in-flight requests");
+        state.hub.announce_shutdown();
+        // Let the notices reach the clients before their connections close.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         io.close().await;
         state.hub.stop();
         let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);

@@ -125,12 +125,13 @@ impl Hub {
     /// Starts a session actor for a connected client.
     pub async fn start_session(
         &self,
+        transport: &'static str,
         user: AuthUser,
         outbound: Arc<dyn Outbound>,
     ) -> Result<ActorRef<SessionMsg>, Error> {
         let id: SessionId = self.0.next_session.fetch_add(1, Ordering::Relaxed);
         let handle = SessionHandle::new(id, user.id.clone(), outbound);
-        let args = SessionArgs { hub: self.clone(), user, handle };
+        let args = SessionArgs { transport, hub: self.clone(), user, handle };
         let (actor, _) = Actor::spawn_linked(None, SessionActor, args, self.0.session_supervisor.get_cell())
             .await
             .map_err(|e| Error::internal(format!("session actor: {e}")))?;
@@ -214,6 +215,17 @@ impl Hub {
         .await
     }
 
+    pub async fn typing(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        session_id: SessionId,
+        is_typing: bool,
+    ) -> Result<(), Error> {
+        self.call_room(room_id, |reply| RoomMsg::Typing { user_id: user_id.to_string(), session_id, is_typing, reply })
+            .await
+    }
+
     /// Subscribes a session to a room's events (members only); returns the room's last seq.
     pub async fn subscribe(&self, room_id: &str, session: SessionHandle) -> Result<i64, Error> {
         self.call_room(room_id, |reply| RoomMsg::Subscribe { session: session.clone(), reply }).await
@@ -274,6 +286,14 @@ impl Hub {
             .map(|(room_id, sessions)| RoomSnapshot { room_id, sessions })
             .collect();
         TreeSnapshot { root, room_supervisor, session_supervisor, presence, rooms }
+    }
+
+    /// Tells every connected client the server is going away (they reconnect to
+    /// another node and recover with offsets/sync).
+    pub fn announce_shutdown(&self) {
+        for child in self.0.session_supervisor.get_children() {
+            let _ = ActorRef::<SessionMsg>::from(child).cast(SessionMsg::Shutdown);
+        }
     }
 
     /// Stops the tree (shutdown).

@@ -63,6 +63,14 @@ pub enum RoomMsg {
         message_id: String,
         reply: RpcReplyPort<Result<ReadReceipt, Error>>,
     },
+    /// Typing from a member (a subscribed session, or a member per the database;
+    /// a kicked member's sessions are no longer subscribed).
+    Typing {
+        user_id: String,
+        session_id: SessionId,
+        is_typing: bool,
+        reply: RpcReplyPort<Result<(), Error>>,
+    },
     /// Fan an event out, optionally skipping one user's own sessions.
     Publish {
         event: SharedEvent,
@@ -167,6 +175,16 @@ impl Actor for RoomActor {
                 }
                 let _ = reply.send(outcome);
             }
+            RoomMsg::Typing { user_id, session_id, is_typing, reply } => {
+                let subscribed = state.subscribers().get(&session_id).is_some_and(|s| s.user_id == user_id);
+                let allowed =
+                    if subscribed { Ok(()) } else { args.rooms.require_member(&user_id, room_id).await.map(drop) };
+                if allowed.is_ok() {
+                    let _ =
+                        args.presence.cast(PresenceMsg::Typing { room_id: room_id.to_string(), user_id, is_typing });
+                }
+                let _ = reply.send(allowed);
+            }
             RoomMsg::Publish { event, except_user } => state.publish(&event, except_user.as_deref()),
             RoomMsg::RemoveMember { user_id, reason } => {
                 let event =
@@ -194,16 +212,21 @@ impl RoomState {
     /// disconnected (it recovers with `sync` after reconnecting).
     fn publish(&self, event: &SharedEvent, except_user: Option<&str>) {
         let mut lagging = Vec::new();
+        let mut delivered = 0u64;
         let mut subscribers = self.subscribers();
         for (id, session) in subscribers.iter() {
             if except_user == Some(session.user_id.as_str()) {
                 continue;
             }
-            if session.deliver(event).is_err() {
-                lagging.push(*id);
+            match session.deliver(event) {
+                Ok(()) => delivered += 1,
+                Err(_) => lagging.push(*id),
             }
         }
+        metrics::counter!(crate::metrics::EVENTS_OUT, "event" => event.name).increment(1);
+        metrics::counter!(crate::metrics::DELIVERIES).increment(delivered);
         for id in lagging {
+            metrics::counter!(crate::metrics::LAGGING_DROPPED).increment(1);
             if let Some(session) = subscribers.remove(&id) {
                 tracing::warn!(room = %self.args.room_id, session = id, "session is not reading: disconnected");
                 session.close("lagging");

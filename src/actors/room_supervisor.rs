@@ -229,6 +229,7 @@ impl Actor for RoomSupervisor {
                 if let Some((room_id, shared)) = state.room_of(&cell) {
                     tracing::error!(room = %room_id, %error, "room actor failed; restarting it");
                     state.restarts_total += 1;
+                    metrics::counter!(crate::metrics::ACTOR_RESTARTS, "actor" => "room").increment(1);
                     state.failures.push_back((format!("room:{room_id}"), error.to_string(), Instant::now()));
                     if state.failures.len() > 20 {
                         state.failures.pop_front();

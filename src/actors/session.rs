@@ -34,15 +34,19 @@ pub enum SessionMsg {
         error: Error,
         answer: Option<AnswerFn>,
     },
+    /// The server is going away: tell the client to reconnect elsewhere, then close.
+    Shutdown,
 }
 
 pub struct SessionArgs {
+    pub transport: &'static str,
     pub hub: Hub,
     pub user: AuthUser,
     pub handle: SessionHandle,
 }
 
 pub struct SessionState {
+    transport: &'static str,
     hub: Hub,
     user: AuthUser,
     handle: SessionHandle,
@@ -60,7 +64,9 @@ impl Actor for SessionActor {
 
     async fn pre_start(&self, _: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
         let _ = args.hub.presence().cast(PresenceMsg::SessionStarted { user_id: args.user.id.clone() });
+        metrics::gauge!(crate::metrics::SESSIONS, "transport" => args.transport).increment(1.0);
         Ok(SessionState {
+            transport: args.transport,
             hub: args.hub,
             user: args.user,
             handle: args.handle,
@@ -76,6 +82,7 @@ impl Actor for SessionActor {
             let _ = state.hub.presence().cast(PresenceMsg::StopTyping { room_id, user_id: state.user.id.clone() });
         }
         let _ = state.hub.presence().cast(PresenceMsg::SessionEnded { user_id: state.user.id.clone() });
+        metrics::gauge!(crate::metrics::SESSIONS, "transport" => state.transport).decrement(1.0);
         Ok(())
     }
 
@@ -87,13 +94,27 @@ impl Actor for SessionActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             SessionMsg::Client { event, answer } => {
+                let started = std::time::Instant::now();
+                let name = event.name();
+                metrics::counter!(crate::metrics::EVENTS_IN, "event" => name).increment(1);
                 let outcome = match state.admit() {
                     Ok(()) => state.apply(event).await,
                     Err(error) => Err(error),
                 };
+                if answer.is_some() {
+                    let status = if outcome.is_ok() { "success" } else { "error" };
+                    metrics::counter!(crate::metrics::ACKS, "event" => name, "status" => status).increment(1);
+                    metrics::histogram!(crate::metrics::ACK_SECONDS, "event" => name)
+                        .record(started.elapsed().as_secs_f64());
+                }
                 state.respond(outcome, answer);
             }
             SessionMsg::Refuse { error, answer } => state.respond(Err(error), answer),
+            SessionMsg::Shutdown => {
+                let notice = json!({"message": "Server is shutting down; reconnect to continue", "reconnect": true});
+                let _ = state.handle.deliver(&ServerEvent::new("server_shutdown", notice));
+                state.handle.close("server shutting down");
+            }
             SessionMsg::Recover { offsets } => {
                 for (room_id, after_seq) in offsets {
                     let recovered = match state.join(&room_id).await {
@@ -170,10 +191,7 @@ impl SessionState {
                 Ok(serde_json::to_value(self.hub.read(&user_id, &room_id, &message_id).await?).unwrap_or_default())
             }
             ClientEvent::Typing { room_id, is_typing } => {
-                if !self.joined.contains(&room_id) {
-                    return Err(Error::denied("Join the room before typing in it"));
-                }
-                let _ = self.hub.presence().cast(PresenceMsg::Typing { room_id: room_id.clone(), user_id, is_typing });
+                self.hub.typing(&room_id, &user_id, self.handle.id, is_typing).await?;
                 Ok(json!({"roomId": room_id, "isTyping": is_typing}))
             }
             ClientEvent::Sync { room_id, after_seq } => self.sync(&room_id, after_seq).await,

@@ -36,6 +36,19 @@ pub enum ClientEvent {
 }
 
 impl ClientEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::JoinRoom { .. } => "join_room",
+            Self::LeaveRoom { .. } => "leave_room",
+            Self::SendMessage { .. } => "send_message",
+            Self::EditMessage { .. } => "edit_message",
+            Self::DeleteMessage { .. } => "delete_message",
+            Self::MarkRead { .. } => "mark_message_read",
+            Self::Typing { .. } => "typing",
+            Self::Sync { .. } => "sync",
+        }
+    }
+
     /// Validates an event's payload; bad input is an error answer, never a panic.
     pub fn decode(name: &str, data: Value) -> Result<Self, Error> {
         let form = match data {

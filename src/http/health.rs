@@ -40,11 +40,25 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
             .and(operator)
             .then(move |auth: Option<String>| supervisor_tree(state.clone(), auth))
     };
-    let fail_room = warp::path!("health" / "supervisor" / "rooms" / String / "kill")
-        .and(warp::post())
-        .and(operator)
-        .then(move |room_id: String, auth: Option<String>| fail_room(state.clone(), room_id, auth));
-    live.or(ready).unify().or(tree).unify().or(fail_room).unify().boxed()
+    let fail_room = {
+        let state = state.clone();
+        warp::path!("health" / "supervisor" / "rooms" / String / "kill")
+            .and(warp::post())
+            .and(operator)
+            .then(move |room_id: String, auth: Option<String>| fail_room(state.clone(), room_id, auth))
+    };
+    let metrics = {
+        let state = state.clone();
+        warp::path!("metrics").and(warp::get()).map(move || {
+            metrics::gauge!(crate::metrics::ACTIVE_ROOMS).set(state.hub.active_rooms() as f64);
+            let mut response = warp::reply::Response::new(crate::metrics::render().into());
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+            response
+        })
+    };
+    live.or(ready).unify().or(tree).unify().or(fail_room).unify().or(metrics).unify().boxed()
 }
 
 /// 200 when the database (and Redis, when configured) answer; 503 naming what fails.

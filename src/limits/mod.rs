@@ -94,6 +94,7 @@ impl Limiter {
         if decision.allowed {
             Ok(decision)
         } else {
+            metrics::counter!(crate::metrics::RATE_LIMITED, "rule" => rule.name).increment(1);
             Err(Error::RateLimited { retry_after_secs: decision.reset_in.as_millis().div_ceil(1000).max(1) as u64 })
         }
     }
@@ -105,6 +106,7 @@ impl Limiter {
                 Ok(counted) => Some(counted),
                 Err(reason) => {
                     let failures = self.redis_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                    metrics::counter!(crate::metrics::REDIS_ERRORS).increment(1);
                     // The first failure and then every 100th: an outage must not flood the log.
                     if failures == 1 || failures.is_multiple_of(100) {
                         tracing::warn!(%reason, failures, "redis rate limiter unavailable; counting in-process");

@@ -56,7 +56,7 @@ async fn authenticate(
     let user = state.auth.authenticate(token).await?;
     let user_id = user.id.clone();
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
-    let session = state.hub.start_session(user, outbound).await?;
+    let session = state.hub.start_session("socketio", user, outbound).await?;
     socket.extensions.insert(Connected { session, user_id, offsets: offsets(&auth) });
     Ok(())
 }

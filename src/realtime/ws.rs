@@ -89,7 +89,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let outbound = Arc::new(WsOutbound { frames: frames.clone(), closing: Arc::default(), reason: Mutex::new(None) });
     let welcome = ServerEvent::new("welcome", json!({ "message": format!("Hello, User {}", user.id) }));
     let _ = frames.try_send(welcome.ws_frame());
-    let session = match state.hub.start_session(user, outbound.clone()).await {
+    let session = match state.hub.start_session("ws", user, outbound.clone()).await {
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "cannot start a session");
@@ -118,6 +118,12 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
                     }
                 }
                 _ = closing.notified() => {
+                    // What was queued before the close (a shutdown notice) goes first.
+                    while let Ok(frame) = queued.try_recv() {
+                        if sink.feed(text(frame)).await.is_err() {
+                            return;
+                        }
+                    }
                     let reason = closer.reason.lock().ok().and_then(|r| *r).unwrap_or("closed");
                     let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Policy, reason)))).await;
                     break;

@@ -88,6 +88,7 @@ impl MessageService {
             created_at: now,
             updated_at: now,
         };
+        let started = std::time::Instant::now();
         let stored: Result<i64, Error> = transaction!(&mut conn, |c| {
             let seq = rooms::next_seq(c, room_id).await?.ok_or_else(|| Error::not_found("Room not found"))?;
             row.seq = seq;
@@ -100,8 +101,10 @@ impl MessageService {
             })?;
             Ok(seq)
         });
+        metrics::histogram!(crate::metrics::DB_SECONDS, "op" => "send").record(started.elapsed().as_secs_f64());
         match stored {
             Ok(seq) => {
+                metrics::counter!(crate::metrics::MESSAGES_STORED).increment(1);
                 row.seq = seq;
                 let sender = sender_of(&mut conn, sender_id).await?;
                 Ok(Sent { message: row.view(sender), created: true })

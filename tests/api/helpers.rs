@@ -164,6 +164,11 @@ impl TestApp {
         })
     }
 
+    /// Stops the server as SIGTERM would.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

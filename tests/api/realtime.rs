@@ -54,7 +54,8 @@ async fn members_chat_in_seq_order_with_answers_and_errors(backend: Backend) {
 
     assert_eq!(a.ok("join_room", json!({"roomId": room})).await, json!({"roomId": room, "lastSeq": 0}));
     b.ok("join_room", json!({"roomId": room})).await;
-    let joined = a.event("user_status").await;
+    // Bob's "online" may arrive first: presence is announced independently.
+    let joined = a.event_where("user_status", |d| d["status"] == "joined").await;
     assert_eq!(joined, json!({"userId": bob.id, "status": "joined", "roomId": room}));
 
     let refused = o.call("join_room", json!({"roomId": room})).await;
@@ -147,13 +148,11 @@ async fn typing_is_broadcast_and_ends_on_send(backend: Backend) {
     let room = room_of(&app, &alice, &[&bob]).await;
     let mut a = WsClient::connect(&app, &alice.token).await;
     let mut b = WsClient::connect(&app, &bob.token).await;
-    assert_eq!(
-        b.call("typing", json!({"roomId": room, "isTyping": true})).await["code"],
-        "ACCESS_DENIED",
-        "join first"
-    );
+    let outsider = app.register("outsider").await;
+    let mut o = WsClient::connect(&app, &outsider.token).await;
+    assert_eq!(o.call("typing", json!({"roomId": room, "isTyping": true})).await["code"], "ACCESS_DENIED");
     a.ok("join_room", json!({"roomId": room})).await;
-    b.ok("join_room", json!({"roomId": room})).await;
+    // Members may type without joining the stream (as they may send).
 
     b.ok("typing", json!({"roomId": room, "isTyping": true})).await;
     assert_eq!(a.event("typing").await, json!({"userId": bob.id, "roomId": room, "isTyping": true}));
@@ -223,6 +222,7 @@ async fn a_kicked_member_is_cut_off_at_once(backend: Backend) {
     let refused = b.call("send_message", json!({"roomId": room, "content": "hello?"})).await;
     assert_eq!(refused["code"], "ACCESS_DENIED");
     assert_eq!(b.call("join_room", json!({"roomId": room})).await["code"], "ACCESS_DENIED");
+    assert_eq!(b.call("typing", json!({"roomId": room, "isTyping": true})).await["code"], "ACCESS_DENIED");
 }
 
 async fn sync_replays_missed_messages_in_order(backend: Backend) {
@@ -327,5 +327,37 @@ async fn bad_frames_get_errors_not_disconnects(backend: Backend) {
     a.ok("join_room", json!({"roomId": room})).await;
     // Over the 64 KiB frame cap: the connection is closed.
     a.send_raw(format!("{{\"event\":\"x\",\"data\":\"{}\"}}", "a".repeat(70 * 1024))).await;
+    assert!(a.event("__closed").await.is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_expose_realtime_activity() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
+    let alice = app.register("alice").await;
+    let room = room_of(&app, &alice, &[]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    a.ok("join_room", json!({"roomId": room})).await;
+    a.ok("send_message", json!({"roomId": room, "content": "counted"})).await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for name in [
+        "rtchat_sessions_connected",
+        "rtchat_events_in_total",
+        "rtchat_messages_stored_total",
+        "rtchat_fanout_deliveries_total",
+        "rtchat_ack_seconds_bucket",
+        "rtchat_rooms_active",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_tells_connected_clients_to_reconnect() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
+    let alice = app.register("alice").await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    app.stop();
+    let notice = a.event("server_shutdown").await;
+    assert_eq!(notice["reconnect"], true);
     assert!(a.event("__closed").await.is_object());
 }

@@ -70,6 +70,11 @@ impl WsClient {
         self.next_matching(|f| f["event"] == name).await["data"].clone()
     }
 
+    /// The next event with this name whose data passes `wanted`.
+    pub async fn event_where(&mut self, name: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.next_matching(|f| f["event"] == name && wanted(&f["data"])).await["data"].clone()
+    }
+
     /// Every frame received until (and including) the next `name` event.
     pub async fn events_until(&mut self, name: &str) -> Vec<Value> {
         let mut seen = Vec::new();
@@ -105,11 +110,10 @@ impl WsClient {
 
     async fn read(&mut self) -> Value {
         loop {
-            let message = tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .expect("a frame within the timeout")
-                .expect("connection open")
-                .expect("frame readable");
+            let next = tokio::time::timeout(WAIT, self.socket.next()).await.expect("a frame within the timeout");
+            let Some(Ok(message)) = next else {
+                return json!({"event": "__closed", "data": {"reason": null}});
+            };
             match message {
                 Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
                 Message::Close(frame) => {
