@@ -13,9 +13,9 @@ use serde::Serialize;
 use super::outbound::{Outbound, SessionHandle, SessionId};
 use super::presence::{Presence, PresenceArgs, PresenceMsg, PresenceStats};
 use super::room::RoomMsg;
-use super::room_supervisor::{RoomDirectory, RoomSupervisor, RoomSupervisorArgs, RoomSupervisorMsg, SupervisorStats};
+use super::room_supervisor::{RoomDirectory, RoomSupervisor, RoomSupervisorArgs, RoomSupervisorMsg};
 use super::session::{SessionActor, SessionArgs, SessionMsg};
-use super::supervisor::{Overseer, TreeMsg};
+use super::supervisor::{Overseer, SupervisorStats, TreeMsg};
 use crate::auth::AuthUser;
 use crate::db::{DbPool, messages as message_rows};
 use crate::domain::message::NewMessageInput;
@@ -306,6 +306,6 @@ impl Hub {
 fn stats(result: Option<CallResult<SupervisorStats>>) -> SupervisorStats {
     match result {
         Some(CallResult::Success(stats)) => stats,
-        _ => SupervisorStats { children: 0, restarts_total: 0, restarts_last_minute: 0, failures: Vec::new() },
+        _ => SupervisorStats::empty(),
     }
 }

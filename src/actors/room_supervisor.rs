@@ -3,16 +3,16 @@
 //! rooms that have been idle with no subscriber. The directory beside it gives
 //! lock-light lookups of live rooms without a round trip through this mailbox.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use serde::Serialize;
 
 use super::presence::PresenceMsg;
 use super::room::{RoomActor, RoomArgs, RoomMsg, RoomShared};
+use super::supervisor::{FailureLog, SupervisorStats};
 use crate::error::Error;
 use crate::services::{MessageService, RoomService};
 
@@ -77,23 +77,6 @@ pub enum RoomSupervisorMsg {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SupervisorStats {
-    pub children: usize,
-    pub restarts_total: u64,
-    pub restarts_last_minute: usize,
-    pub failures: Vec<FailureRecord>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FailureRecord {
-    pub child: String,
-    pub reason: String,
-    pub seconds_ago: u64,
-}
-
 pub struct RoomSupervisorArgs {
     pub directory: Arc<RoomDirectory>,
     pub rooms: RoomService,
@@ -103,8 +86,7 @@ pub struct RoomSupervisorArgs {
 
 pub struct RoomSupervisorState {
     args: RoomSupervisorArgs,
-    restarts_total: u64,
-    failures: VecDeque<(String, String, Instant)>,
+    failures: FailureLog,
 }
 
 pub struct RoomSupervisor;
@@ -152,7 +134,7 @@ impl Actor for RoomSupervisor {
         args: RoomSupervisorArgs,
     ) -> Result<RoomSupervisorState, ActorProcessingErr> {
         myself.send_interval(SWEEP_EVERY, || RoomSupervisorMsg::Sweep);
-        Ok(RoomSupervisorState { args, restarts_total: 0, failures: VecDeque::new() })
+        Ok(RoomSupervisorState { args, failures: FailureLog::default() })
     }
 
     async fn handle(
@@ -196,21 +178,7 @@ impl Actor for RoomSupervisor {
                 }
             }
             RoomSupervisorMsg::Stats { reply } => {
-                let minute_ago = Instant::now() - Duration::from_secs(60);
-                let _ = reply.send(SupervisorStats {
-                    children: state.args.directory.len(),
-                    restarts_total: state.restarts_total,
-                    restarts_last_minute: state.failures.iter().filter(|(_, _, at)| *at >= minute_ago).count(),
-                    failures: state
-                        .failures
-                        .iter()
-                        .map(|(child, reason, at)| FailureRecord {
-                            child: child.clone(),
-                            reason: reason.clone(),
-                            seconds_ago: at.elapsed().as_secs(),
-                        })
-                        .collect(),
-                });
+                let _ = reply.send(state.failures.stats(state.args.directory.len()));
             }
         }
         Ok(())
@@ -228,12 +196,8 @@ impl Actor for RoomSupervisor {
             SupervisionEvent::ActorFailed(cell, error) => {
                 if let Some((room_id, shared)) = state.room_of(&cell) {
                     tracing::error!(room = %room_id, %error, "room actor failed; restarting it");
-                    state.restarts_total += 1;
                     metrics::counter!(crate::metrics::ACTOR_RESTARTS, "actor" => "room").increment(1);
-                    state.failures.push_back((format!("room:{room_id}"), error.to_string(), Instant::now()));
-                    if state.failures.len() > 20 {
-                        state.failures.pop_front();
-                    }
+                    state.failures.record(format!("room:{room_id}"), error.to_string());
                     state.args.directory.write().remove(&room_id);
                     if let Err(reason) = state.spawn_room(&myself, &room_id, shared).await {
                         tracing::error!(room = %room_id, %reason, "room actor could not be restarted");

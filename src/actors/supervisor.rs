@@ -7,7 +7,68 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
-use super::room_supervisor::{FailureRecord, SupervisorStats};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupervisorStats {
+    pub children: usize,
+    pub restarts_total: u64,
+    pub restarts_last_minute: usize,
+    pub failures: Vec<FailureRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureRecord {
+    pub child: String,
+    pub reason: String,
+    pub seconds_ago: u64,
+}
+
+/// A supervisor's memory of its children's failures: a total and the last few.
+#[derive(Default)]
+pub struct FailureLog {
+    restarts_total: u64,
+    recent: VecDeque<(String, String, Instant)>,
+}
+
+const RECENT_FAILURES: usize = 20;
+
+impl FailureLog {
+    pub fn record(&mut self, child: String, reason: String) {
+        self.restarts_total += 1;
+        self.recent.push_back((child, reason, Instant::now()));
+        if self.recent.len() > RECENT_FAILURES {
+            self.recent.pop_front();
+        }
+    }
+
+    pub fn stats(&self, children: usize) -> SupervisorStats {
+        let minute_ago = Instant::now() - Duration::from_secs(60);
+        SupervisorStats {
+            children,
+            restarts_total: self.restarts_total,
+            restarts_last_minute: self.recent.iter().filter(|(_, _, at)| *at >= minute_ago).count(),
+            failures: self
+                .recent
+                .iter()
+                .map(|(child, reason, at)| FailureRecord {
+                    child: child.clone(),
+                    reason: reason.clone(),
+                    seconds_ago: at.elapsed().as_secs(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl SupervisorStats {
+    /// What a supervisor that does not answer shows.
+    pub fn empty() -> Self {
+        Self { children: 0, restarts_total: 0, restarts_last_minute: 0, failures: Vec::new() }
+    }
+}
 
 pub enum TreeMsg {
     Stats { reply: RpcReplyPort<SupervisorStats> },
@@ -20,8 +81,7 @@ pub struct Overseer {
 }
 
 pub struct OverseerState {
-    restarts_total: u64,
-    failures: VecDeque<(String, String, Instant)>,
+    failures: FailureLog,
 }
 
 impl Actor for Overseer {
@@ -30,7 +90,7 @@ impl Actor for Overseer {
     type Arguments = ();
 
     async fn pre_start(&self, _: ActorRef<TreeMsg>, _: ()) -> Result<OverseerState, ActorProcessingErr> {
-        Ok(OverseerState { restarts_total: 0, failures: VecDeque::new() })
+        Ok(OverseerState { failures: FailureLog::default() })
     }
 
     async fn handle(
@@ -41,21 +101,7 @@ impl Actor for Overseer {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             TreeMsg::Stats { reply } => {
-                let minute_ago = Instant::now() - Duration::from_secs(60);
-                let _ = reply.send(SupervisorStats {
-                    children: myself.get_children().len(),
-                    restarts_total: state.restarts_total,
-                    restarts_last_minute: state.failures.iter().filter(|(_, _, at)| *at >= minute_ago).count(),
-                    failures: state
-                        .failures
-                        .iter()
-                        .map(|(child, reason, at)| FailureRecord {
-                            child: child.clone(),
-                            reason: reason.clone(),
-                            seconds_ago: at.elapsed().as_secs(),
-                        })
-                        .collect(),
-                });
+                let _ = reply.send(state.failures.stats(myself.get_children().len()));
             }
         }
         Ok(())
@@ -69,11 +115,7 @@ impl Actor for Overseer {
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(cell, error) = event {
             tracing::error!(supervisor = self.name, child = %cell.get_id(), %error, "child actor failed");
-            state.restarts_total += 1;
-            state.failures.push_back((cell.get_id().to_string(), error.to_string(), Instant::now()));
-            if state.failures.len() > 20 {
-                state.failures.pop_front();
-            }
+            state.failures.record(cell.get_id().to_string(), error.to_string());
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
 //! buffer: tungstenite's 128 KiB default would cost every idle connection ~136 KB.
 //! The writer task writes every frame already queued, then flushes once.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -14,7 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use ractor::ActorRef;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -32,6 +33,8 @@ use crate::state::AppState;
 
 pub const PATH: &str = "/ws";
 const READ_BUFFER: usize = 4 * 1024;
+/// How long a closing connection may take to flush its last frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Authenticates, then upgrades. Failures answer in the REST envelope (401 etc.).
 pub async fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> warp::reply::Response {
@@ -86,7 +89,9 @@ type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let (mut sink, mut stream) = socket.split();
     let (frames, mut queued) = mpsc::channel::<Bytes>(state.settings.realtime.outbound_queue);
-    let outbound = Arc::new(WsOutbound { frames: frames.clone(), closing: Arc::default(), reason: Mutex::new(None) });
+    let (closed, mut writer_closed) = watch::channel(None);
+    let mut reader_closed = closed.subscribe();
+    let outbound = Arc::new(WsOutbound { frames: frames.clone(), closed });
     let welcome = ServerEvent::new("welcome", json!({ "message": format!("Hello, User {}", user.id) }));
     let _ = frames.try_send(welcome.ws_frame());
     let session = match state.hub.start_session("ws", user, outbound.clone()).await {
@@ -98,9 +103,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
         }
     };
 
-    let closing = outbound.closing.clone();
-    let closer = outbound.clone();
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         loop {
             tokio::select! {
                 frame = queued.recv() => {
@@ -117,14 +120,14 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
                         break;
                     }
                 }
-                _ = closing.notified() => {
+                _ = writer_closed.changed() => {
                     // What was queued before the close (a shutdown notice) goes first.
                     while let Ok(frame) = queued.try_recv() {
                         if sink.feed(text(frame)).await.is_err() {
                             return;
                         }
                     }
-                    let reason = closer.reason.lock().ok().and_then(|r| *r).unwrap_or("closed");
+                    let reason = writer_closed.borrow().unwrap_or("closed");
                     let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Policy, reason)))).await;
                     break;
                 }
@@ -132,27 +135,39 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
         }
     });
 
-    while let Some(incoming) = stream.next().await {
-        match incoming {
-            Ok(Message::Text(text)) => dispatch(&session, &frames, text.as_bytes(), &outbound),
-            Ok(Message::Binary(_)) => {
-                let _ = session.cast(SessionMsg::Refuse {
-                    error: Error::InvalidJson("Frames must be JSON text".into()),
-                    answer: None,
-                });
-            }
-            Ok(Message::Close(_)) => break,
-            Ok(_) => {}
-            // Over the size cap, a protocol error, or the peer vanished.
-            Err(error) => {
-                tracing::debug!(%error, "websocket read ended");
-                break;
+    let reading = async {
+        while let Some(incoming) = stream.next().await {
+            match incoming {
+                Ok(Message::Text(text)) => dispatch(&session, &frames, text.as_bytes(), &outbound),
+                Ok(Message::Binary(_)) => {
+                    let _ = session.cast(SessionMsg::Refuse {
+                        error: Error::InvalidJson("Frames must be JSON text".into()),
+                        answer: None,
+                    });
+                }
+                Ok(Message::Close(_)) => break,
+                Ok(_) => {}
+                // Over the size cap, a protocol error, or the peer vanished.
+                Err(error) => {
+                    tracing::debug!(%error, "websocket read ended");
+                    break;
+                }
             }
         }
+    };
+    // Ends when the client goes, or when the server closes the session (lagging,
+    // shutdown) even if the client is still sending.
+    tokio::select! {
+        _ = reading => {}
+        _ = reader_closed.changed() => {}
     }
     session.stop(Some("disconnected".into()));
     outbound.close("closed");
-    let _ = writer.await;
+    // A client that stopped reading cannot take the close frame: the connection is
+    // dropped rather than waited on.
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err() {
+        writer.abort();
+    }
 }
 
 /// Decodes one frame and hands it to the session; answers go back on the same queue.
@@ -204,8 +219,8 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
 
 struct WsOutbound {
     frames: mpsc::Sender<Bytes>,
-    closing: Arc<Notify>,
-    reason: Mutex<Option<&'static str>>,
+    /// Set once, with the reason, when the server closes the connection.
+    closed: watch::Sender<Option<&'static str>>,
 }
 
 impl Outbound for WsOutbound {
@@ -218,9 +233,12 @@ impl Outbound for WsOutbound {
     }
 
     fn close(&self, reason: &'static str) {
-        if let Ok(mut slot) = self.reason.lock() {
-            slot.get_or_insert(reason);
-        }
-        self.closing.notify_one();
+        self.closed.send_if_modified(|slot| {
+            let first = slot.is_none();
+            if first {
+                *slot = Some(reason);
+            }
+            first
+        });
     }
 }

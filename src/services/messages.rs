@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use super::access;
-use super::rooms::{sender_ref, sender_refs};
+use super::rooms::{deleted_user, sender_ref, sender_refs};
 use crate::db::room_models::MessageRow;
 use crate::db::{self, DbConn, DbPool, members, messages, rooms, users};
 use crate::domain::message::{HistoryQuery, NewMessageInput, checked_content};
@@ -255,9 +255,5 @@ async fn message_in_room(conn: &mut DbConn<'_>, room_id: &str, message_id: &str)
 }
 
 async fn sender_of(conn: &mut DbConn<'_>, user_id: &str) -> Result<UserRef, Error> {
-    Ok(users::find_by_id(conn, user_id).await?.as_ref().map(UserRef::from).unwrap_or_else(|| UserRef {
-        id: user_id.to_string(),
-        username: "deleted".into(),
-        full_name: "Deleted user".into(),
-    }))
+    Ok(users::find_by_id(conn, user_id).await?.as_ref().map(UserRef::from).unwrap_or_else(|| deleted_user(user_id)))
 }

@@ -370,11 +370,11 @@ pub async fn sender_refs(
     Ok(users::find_many(conn, &ids).await?.iter().map(|u| (u.id.clone(), UserRef::from(u))).collect())
 }
 
-/// A sender whose account is gone still renders.
 pub fn sender_ref(senders: &std::collections::HashMap<String, UserRef>, id: &str) -> UserRef {
-    senders.get(id).cloned().unwrap_or_else(|| UserRef {
-        id: id.to_string(),
-        username: "deleted".into(),
-        full_name: "Deleted user".into(),
-    })
+    senders.get(id).cloned().unwrap_or_else(|| deleted_user(id))
+}
+
+/// A sender whose account is gone still renders.
+pub fn deleted_user(id: &str) -> UserRef {
+    UserRef { id: id.to_string(), username: "deleted".into(), full_name: "Deleted user".into() }
 }

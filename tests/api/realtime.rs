@@ -361,3 +361,47 @@ async fn shutdown_tells_connected_clients_to_reconnect() {
     assert_eq!(notice["reconnect"], true);
     assert!(a.event("__closed").await.is_object());
 }
+
+/// A client that stops reading is disconnected and never slows the room: its
+/// tiny receive window fills, then its bounded outbound queue, while the sender's
+/// acks keep coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_without_slowing_the_room() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
+        s.limits.messages_max = 100_000;
+        s.limits.api_max = 100_000;
+        s.realtime.outbound_queue = 4;
+        s.realtime.events_per_minute = 100_000;
+    });
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    let mut b = WsClient::connect_with_small_window(&app, &bob.token).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    // Bob stops reading now. Alice keeps sending; every send is acknowledged.
+    let content = "x".repeat(1000);
+    let mut sent = 0;
+    let tree = |app: &TestApp| app.get("/health/supervisor", Some(OPERATOR_TOKEN));
+    while sent < 3000 {
+        a.ok("send_message", json!({"roomId": room, "content": content})).await;
+        sent += 1;
+        if sent % 100 == 0 {
+            let rooms = tree(&app).await.body["tree"]["rooms"].clone();
+            if rooms[0]["sessions"] == 0 {
+                break;
+            }
+        }
+    }
+    let rooms = tree(&app).await.body["tree"]["rooms"].clone();
+    assert_eq!(rooms[0]["sessions"], 0, "bob was dropped from the room after {sent} messages");
+    // Bob's connection ends (after whatever it had buffered).
+    loop {
+        let frame = b.next_frame_or_closed().await;
+        if frame["event"] == "__closed" {
+            break;
+        }
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("rtchat_lagging_sessions_dropped_total"));
+}

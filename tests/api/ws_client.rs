@@ -32,6 +32,26 @@ impl WsClient {
         client
     }
 
+    /// Connects through a socket with a 4 KiB receive buffer, so that a client
+    /// that stops reading fills the server's side quickly.
+    pub async fn connect_with_small_window(app: &TestApp, token: &str) -> Self {
+        let url = format!("{}/ws?token={token}", app.base.replace("http://", "ws://"));
+        let address = app.base.trim_start_matches("http://").parse().expect("socket address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("receive buffer");
+        let stream = socket.connect(address).await.expect("tcp connect");
+        let (socket, _) =
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await.expect("websocket connects");
+        let mut client = Self { socket, backlog: VecDeque::new(), next_ack: 0 };
+        client.event("welcome").await;
+        client
+    }
+
+    /// The next frame, or `__closed` when the connection ends.
+    pub async fn next_frame_or_closed(&mut self) -> Value {
+        self.next_frame().await
+    }
+
     /// The HTTP status a refused upgrade answered with.
     pub async fn refused(app: &TestApp, query: &str) -> u16 {
         let url = format!("{}/ws{query}", app.base.replace("http://", "ws://"));
