@@ -1,7 +1,8 @@
 //! Settings: `config/default.toml` (embedded, so the binary runs anywhere), then
-//! `config/<RTCHAT_ENV>.toml`, then `RTCHAT_<SECTION>__<KEY>` variables, then the
-//! seed application's variable names. Validation happens once, at start, and every
-//! failure names the setting so a bad deployment fails in one clear line.
+//! `config/<RTCHAT_ENV>.toml`, then the seed application's variable names, then
+//! `RTCHAT_<SECTION>__<KEY>` variables (the most specific wins). Validation happens
+//! once, at start, and every failure names the setting so a bad deployment fails
+//! in one clear line.
 
 use std::path::PathBuf;
 
