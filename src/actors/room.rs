@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
+use tracing::Instrument;
 
 use super::outbound::{SessionHandle, SessionId};
 use super::presence::PresenceMsg;
@@ -117,6 +118,15 @@ impl Actor for RoomActor {
         message: RoomMsg,
         state: &mut RoomState,
     ) -> Result<(), ActorProcessingErr> {
+        // Every log line of this message carries the room.
+        let span = tracing::info_span!("room", id = %state.args.room_id);
+        state.on_message(message).instrument(span).await
+    }
+}
+
+impl RoomState {
+    async fn on_message(&mut self, message: RoomMsg) -> Result<(), ActorProcessingErr> {
+        let state = self;
         let args = &state.args;
         args.shared.last_active.store((args.clock)(), Ordering::Relaxed);
         let room_id = args.room_id.as_str();
@@ -201,9 +211,7 @@ impl Actor for RoomActor {
         }
         Ok(())
     }
-}
 
-impl RoomState {
     fn subscribers(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, SessionHandle>> {
         self.args.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::hub::Hub;
 use super::outbound::SessionHandle;
@@ -92,6 +93,16 @@ impl Actor for SessionActor {
         message: SessionMsg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        // Every log line of this event carries the session and user.
+        let span = tracing::info_span!("session", id = state.handle.id, user = %state.user.id);
+        state.on_message(message).instrument(span).await;
+        Ok(())
+    }
+}
+
+impl SessionState {
+    async fn on_message(&mut self, message: SessionMsg) {
+        let state = self;
         match message {
             SessionMsg::Client { event, answer } => {
                 let started = std::time::Instant::now();
@@ -127,11 +138,8 @@ impl Actor for SessionActor {
                 }
             }
         }
-        Ok(())
     }
-}
 
-impl SessionState {
     /// The per-connection event budget (events per minute).
     fn admit(&mut self) -> Result<(), Error> {
         let now = Instant::now();

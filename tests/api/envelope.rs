@@ -50,4 +50,7 @@ async fn routing_and_body_errors_use_the_envelope(backend: Backend) {
     // Internal details never leak: errors carry only code and message.
     let reply = app.get("/api/v1/auth/profile", Some("garbage")).await;
     assert_eq!(reply.body.as_object().unwrap().len(), 3, "{}", reply.body);
+    // Every API answer names its request, as the logs do.
+    let id = reply.headers.get("x-request-id").expect("x-request-id header").to_str().unwrap();
+    assert_eq!(id.len(), 32);
 }
