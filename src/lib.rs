@@ -10,6 +10,7 @@
 //! - domain: [`domain`] (validated inputs, wire views)
 //! - base: [`config`] (layered settings), [`error`] (the one error type),
 //!   [`telemetry`]
+//! - tools: [`loadtest`] (`rtchat loadtest`, the load generator)
 
 pub mod actors;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod loadtest;
 pub mod metrics;
 pub mod realtime;
 pub mod services;

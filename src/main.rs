@@ -1,6 +1,7 @@
-//! The `rtchat` command: `serve` (default) and `migrate`.
+//! The `rtchat` command: `serve` (default), `migrate` and `loadtest`.
 
 use clap::{Parser, Subcommand};
+use rtchat::loadtest::cli::LoadtestCommand;
 use rtchat::{Application, Settings, telemetry};
 
 #[derive(Parser)]
@@ -16,11 +17,29 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Drive simulated chat sessions against a server and report what arrived.
+    Loadtest {
+        #[command(subcommand)]
+        command: LoadtestCommand,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The load generator prints its own progress and report, and may run far from
+    // any server configuration.
+    if let Command::Loadtest { command } = command {
+        return match rtchat::loadtest::cli::execute(command).await {
+            Ok(true) => std::process::ExitCode::SUCCESS,
+            Ok(false) => std::process::ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("rtchat loadtest: {error}");
+                std::process::ExitCode::from(2)
+            }
+        };
+    }
     let mut settings = match Settings::load() {
         Ok(settings) => settings,
         Err(error) => {
@@ -33,9 +52,9 @@ async fn main() -> std::process::ExitCode {
         eprintln!("rtchat: {error}");
         return std::process::ExitCode::from(2);
     }
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+    let outcome = match command {
         Command::Migrate => migrate(settings).await,
+        _ => serve(settings).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -48,6 +67,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    // Every connection is a file: take the open-files limit as high as allowed.
+    let open_files = rtchat::loadtest::raise_open_files_limit();
+    tracing::info!(open_files, "open files limit");
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
     Ok(())

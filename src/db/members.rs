@@ -16,6 +16,10 @@ pub async fn insert(conn: &mut DbConn<'_>, member: &MemberRow) -> QueryResult<()
     dispatch!(conn, |c| diesel::insert_into(room_members::table).values(member).execute(c).await).map(drop)
 }
 
+pub async fn insert_many(conn: &mut DbConn<'_>, rows: &[MemberRow]) -> QueryResult<usize> {
+    crate::insert_rows!(conn, room_members::table, rows)
+}
+
 pub async fn find(conn: &mut DbConn<'_>, room_id: &str, user_id: &str) -> QueryResult<Option<MemberRow>> {
     dispatch!(conn, |c| room_members::table
         .filter(room_members::room_id.eq(room_id))

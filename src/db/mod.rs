@@ -82,6 +82,26 @@ macro_rules! dispatch {
     };
 }
 
+/// Inserts many rows: one multi-row statement on PostgreSQL and MySQL; row by row
+/// on SQLite, where diesel's multi-row insert does not compile for rows with
+/// nullable columns (an in-process insert costs microseconds there).
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(c) => {
+                let mut inserted = 0;
+                for row in $rows {
+                    inserted += diesel::insert_into($table).values(row).execute(&mut **c).await?;
+                }
+                Ok(inserted)
+            }
+            $crate::db::DbConn::Postgres(c) => diesel::insert_into($table).values($rows).execute(&mut **c).await,
+            $crate::db::DbConn::Mysql(c) => diesel::insert_into($table).values($rows).execute(&mut **c).await,
+        }
+    };
+}
+
 /// Runs `$body` inside a database transaction with `$c: &mut DbConn` bound to the
 /// transaction's connection; an `Err` from the body rolls back.
 #[macro_export]

@@ -16,6 +16,10 @@ pub async fn insert(conn: &mut DbConn<'_>, room: &RoomRow) -> QueryResult<()> {
     dispatch!(conn, |c| diesel::insert_into(rooms::table).values(room).execute(c).await).map(drop)
 }
 
+pub async fn insert_many(conn: &mut DbConn<'_>, rows: &[RoomRow]) -> QueryResult<usize> {
+    crate::insert_rows!(conn, rooms::table, rows)
+}
+
 pub async fn find(conn: &mut DbConn<'_>, id: &str) -> QueryResult<Option<RoomRow>> {
     dispatch!(conn, |c| rooms::table.find(id).select(RoomRow::as_select()).first(c).await.optional())
 }

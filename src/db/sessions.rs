@@ -19,6 +19,26 @@ pub async fn insert_session(conn: &mut DbConn<'_>, id: &str, user_id: &str, now:
     dispatch!(conn, |c| diesel::insert_into(auth_sessions::table).values(row).execute(c).await).map(drop)
 }
 
+/// Many `(session id, user id)` sessions in one statement (load-test provisioning).
+pub async fn insert_sessions(
+    conn: &mut DbConn<'_>,
+    rows: &[(String, String)],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|(id, user_id)| {
+            (
+                auth_sessions::id.eq(id),
+                auth_sessions::user_id.eq(user_id),
+                auth_sessions::created_at.eq(now),
+                auth_sessions::revoked_at.eq(None::<NaiveDateTime>),
+            )
+        })
+        .collect();
+    crate::insert_rows!(conn, auth_sessions::table, &values)
+}
+
 /// The user behind a session that has not been revoked.
 pub async fn find_active(conn: &mut DbConn<'_>, session_id: &str) -> QueryResult<Option<(AuthSessionRow, UserRow)>> {
     dispatch!(conn, |c| auth_sessions::table

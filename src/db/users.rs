@@ -12,6 +12,11 @@ pub async fn insert(conn: &mut DbConn<'_>, user: &NewUser<'_>) -> QueryResult<()
     dispatch!(conn, |c| diesel::insert_into(users::table).values(user).execute(c).await).map(drop)
 }
 
+/// Many users in one statement (load-test provisioning).
+pub async fn insert_many(conn: &mut DbConn<'_>, rows: &[NewUser<'_>]) -> QueryResult<usize> {
+    crate::insert_rows!(conn, users::table, rows)
+}
+
 pub async fn find_by_id(conn: &mut DbConn<'_>, id: &str) -> QueryResult<Option<UserRow>> {
     dispatch!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).await.optional())
 }

@@ -75,6 +75,8 @@ enum Cleanup {
 
 pub struct TestApp {
     pub base: String,
+    /// What the server was started with (database URL, secrets, limits).
+    pub settings: Settings,
     pub client: reqwest::Client,
     shutdown: tokio::sync::watch::Sender<bool>,
     cleanup: Option<Cleanup>,
@@ -152,12 +154,13 @@ impl TestApp {
         }
         adjust(&mut settings);
         settings.validate().expect("valid test settings");
-        let app = Application::build(settings).await.expect("application starts");
+        let app = Application::build(settings.clone()).await.expect("application starts");
         let address = app.address();
         let shutdown = app.shutdown_handle();
         tokio::spawn(app.run_until_stopped());
         Some(Self {
             base: format!("http://{address}"),
+            settings,
             client: reqwest::Client::new(),
             shutdown,
             cleanup: Some(cleanup),

@@ -8,6 +8,7 @@ mod auth_tokens;
 mod envelope;
 mod health;
 mod limits;
+mod loadtest;
 mod messages;
 mod realtime;
 mod rooms;

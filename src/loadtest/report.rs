@@ -1,0 +1,201 @@
+//! The closing report: a table for people, the same figures as JSON for tools.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::scenario::Scenario;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub scenario: Scenario,
+    pub elapsed_secs: f64,
+    /// The run hit its deadline and was cut short.
+    pub deadline_hit: bool,
+    pub connections: Connections,
+    pub messages: Messages,
+    pub deliveries: Deliveries,
+    pub ack_latency_ms: Percentiles,
+    pub delivery_latency_ms: Percentiles,
+    pub connect_latency_ms: Percentiles,
+    /// Reasons of failed connections, joins and sends, with counts.
+    pub failures: BTreeMap<String, u64>,
+    pub server_memory: Option<ServerMemory>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connections {
+    pub attempted: u64,
+    pub made: u64,
+    pub failed: u64,
+    pub join_failed: u64,
+    /// Connections the server closed (or that broke) before the run ended.
+    pub dropped: u64,
+    pub source_addrs: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Messages {
+    pub sent: u64,
+    /// Acknowledged as stored (equal to `sent` when the server answers no acks).
+    pub acked: u64,
+    pub refused: u64,
+    /// Sent but neither acknowledged nor refused when the run ended.
+    pub unanswered: u64,
+    /// Beats skipped because `max_in_flight` sends were waiting for acks.
+    pub skipped: u64,
+    pub acked_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deliveries {
+    pub expected: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    /// Deliveries of sends that were never acknowledged (not counted in `received`).
+    pub unacked_received: u64,
+    /// First arrivals per second during the sending phase.
+    pub per_sec: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        if histogram.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: histogram.len(),
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerMemory {
+    pub pid: u32,
+    pub rss_before_bytes: u64,
+    /// With every session connected and joined.
+    pub rss_connected_bytes: u64,
+    pub rss_per_session_bytes: u64,
+}
+
+impl Report {
+    /// The table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let s = &self.scenario;
+        let c = &self.connections;
+        let m = &self.messages;
+        let d = &self.deliveries;
+        let mut out = String::new();
+        let mode =
+            if s.idle { "idle (connect and join only)".to_string() } else { format!("{} msg/s per sender", s.rate) };
+        let _ = writeln!(out, "rtchat loadtest: {} via {:?}, {}", s.url, s.transport, mode);
+        let _ = writeln!(
+            out,
+            "  {} users, rooms of {}, {} sender(s) per room, {} B messages, {:.1} s{}",
+            s.users,
+            s.members_per_room,
+            s.senders_per_room,
+            s.message_size,
+            self.elapsed_secs,
+            if self.deadline_hit { " (DEADLINE HIT)" } else { "" }
+        );
+        let _ = writeln!(out);
+        let row = |out: &mut String, label: &str, value: String| {
+            let _ = writeln!(out, "  {label:<32} {value}");
+        };
+        row(&mut out, "connections made / failed", format!("{} / {} of {}", c.made, c.failed, c.attempted));
+        row(&mut out, "joins failed, dropped", format!("{}, {}", c.join_failed, c.dropped));
+        row(&mut out, "messages sent / acked", format!("{} / {}", m.sent, m.acked));
+        row(&mut out, "refused, unanswered, skipped", format!("{}, {}, {}", m.refused, m.unanswered, m.skipped));
+        row(&mut out, "acked per second", format!("{:.0}", m.acked_per_sec));
+        row(&mut out, "deliveries expected / received", format!("{} / {}", d.expected, d.received));
+        row(&mut out, "lost, duplicated, out of order", format!("{}, {}, {}", d.lost, d.duplicated, d.out_of_order));
+        row(&mut out, "deliveries per second", format!("{:.0}", d.per_sec));
+        if let Some(memory) = &self.server_memory {
+            row(
+                &mut out,
+                "server RSS per session",
+                format!(
+                    "{:.1} KB ({:.1} MB -> {:.1} MB)",
+                    memory.rss_per_session_bytes as f64 / 1000.0,
+                    memory.rss_before_bytes as f64 / 1e6,
+                    memory.rss_connected_bytes as f64 / 1e6
+                ),
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "ms", "count", "p50", "p90", "p99", "p99.9", "max"
+        );
+        for (label, p) in [
+            ("ack", &self.ack_latency_ms),
+            ("delivery", &self.delivery_latency_ms),
+            ("connect", &self.connect_latency_ms),
+        ] {
+            let _ = writeln!(
+                out,
+                "  {label:<12} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+                p.count, p.p50, p.p90, p.p99, p.p999, p.max
+            );
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "  failures:");
+            for (reason, count) in &self.failures {
+                let _ = writeln!(out, "    {count:>7}  {reason}");
+            }
+        }
+        out
+    }
+
+    /// Nothing lost, duplicated or out of order, every connection made and every
+    /// send answered: what `--check` turns into the exit status.
+    pub fn is_clean(&self) -> bool {
+        let c = &self.connections;
+        let d = &self.deliveries;
+        !self.deadline_hit
+            && c.failed == 0
+            && c.join_failed == 0
+            && c.dropped == 0
+            && self.messages.unanswered == 0
+            && d.lost == 0
+            && d.duplicated == 0
+            && d.out_of_order == 0
+    }
+}
+
+/// Resident set size of a process on this host, from `/proc`.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

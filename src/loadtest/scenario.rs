@@ -1,0 +1,284 @@
+//! What a load test does, from a TOML file (`--scenario`) with flags on top.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Socket.IO v4 over its websocket transport (what socket.io-client uses after the upgrade).
+    Socketio,
+    /// rtchat's plain WebSocket endpoint, `/ws`.
+    Ws,
+}
+
+/// A complete scenario. Every field has a default, so a TOML file names only what it changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// The server's base URL (http://).
+    pub url: String,
+    pub transport: Transport,
+    /// Concurrent sessions, one per user of the fixture.
+    pub users: usize,
+    /// Skip this many users of the fixture (to split a run over several processes).
+    pub first_user: usize,
+    /// Rooms and members per room; used when a fixture has to be made.
+    pub rooms: usize,
+    pub members_per_room: usize,
+    /// Members of each room that send (the first ones of its member list).
+    pub senders_per_room: usize,
+    /// Messages per second per sender and room.
+    pub rate: f64,
+    /// Content length of each message in bytes (at least the marker, ~40 bytes).
+    pub message_size: usize,
+    /// Seconds of sending (or of holding the connections, in idle mode).
+    pub duration_secs: f64,
+    /// Seconds over which the connections are opened, evenly spaced.
+    pub ramp_up_secs: f64,
+    /// Seconds to wait after the last send for acks and deliveries still on their way.
+    pub drain_secs: f64,
+    /// Hard stop for the whole run, in seconds; 0 means ramp-up + duration + drain + 60.
+    pub deadline_secs: f64,
+    /// Connect and join only: measure how many idle sessions the server holds.
+    pub idle: bool,
+    /// Whether the server answers acks (rtchat does; the seed application does not).
+    pub acks: bool,
+    /// Sends a sender may have waiting for their ack before it skips a beat.
+    pub max_in_flight: usize,
+    /// Handshakes in progress at once.
+    pub connect_concurrency: usize,
+    /// Local addresses to connect from, in turn (each gives ~28k ephemeral ports).
+    pub source_addrs: Vec<IpAddr>,
+    /// The fixture file: read if it exists, otherwise made through the REST API and written.
+    pub fixture: PathBuf,
+    /// Where the JSON report goes (besides the table on stdout).
+    pub report: Option<PathBuf>,
+    /// The server's process id, to report its RSS per session (same host only).
+    pub server_pid: Option<u32>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:3000".into(),
+            transport: Transport::Socketio,
+            users: 100,
+            first_user: 0,
+            rooms: 10,
+            members_per_room: 10,
+            senders_per_room: 1,
+            rate: 1.0,
+            message_size: 64,
+            duration_secs: 10.0,
+            ramp_up_secs: 2.0,
+            drain_secs: 10.0,
+            deadline_secs: 0.0,
+            idle: false,
+            acks: true,
+            max_in_flight: 64,
+            connect_concurrency: 256,
+            source_addrs: Vec::new(),
+            fixture: PathBuf::from("loadtest-fixture.json"),
+            report: None,
+            server_pid: None,
+        }
+    }
+}
+
+impl Scenario {
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        // The simulated clients speak plain TCP: point them at the server's own
+        // listener, not at a TLS terminator in front of it.
+        if !self.url.starts_with("http://") {
+            return Err(format!("url must start with http:// (TLS is not supported), got {}", self.url));
+        }
+        if self.users == 0 {
+            return Err("users must be at least 1".into());
+        }
+        if self.members_per_room == 0 || self.rooms == 0 {
+            return Err("rooms and members_per_room must be at least 1".into());
+        }
+        if self.senders_per_room > self.members_per_room {
+            return Err("senders_per_room cannot exceed members_per_room".into());
+        }
+        let finite = |v: f64| v.is_finite() && v >= 0.0;
+        let durations = [self.rate, self.duration_secs, self.ramp_up_secs, self.drain_secs, self.deadline_secs];
+        if !durations.into_iter().all(finite) {
+            return Err("rate and the durations must be finite and not negative".into());
+        }
+        if self.max_in_flight == 0 || self.connect_concurrency == 0 {
+            return Err("max_in_flight and connect_concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn deadline(&self) -> Duration {
+        let secs = if self.deadline_secs > 0.0 {
+            self.deadline_secs
+        } else {
+            self.ramp_up_secs + self.duration_secs + self.drain_secs + 60.0
+        };
+        Duration::from_secs_f64(secs)
+    }
+
+    /// The websocket URL of the chosen transport.
+    pub fn socket_url(&self) -> String {
+        let base = self.url.trim_end_matches('/').replacen("http", "ws", 1);
+        match self.transport {
+            Transport::Socketio => format!("{base}/socket.io/?EIO=4&transport=websocket"),
+            Transport::Ws => format!("{base}/ws"),
+        }
+    }
+}
+
+/// Flags of `rtchat loadtest run`; each one given overrides the scenario file.
+#[derive(Debug, Args, Default)]
+pub struct ScenarioFlags {
+    /// A TOML scenario file (keys as the flags, with underscores).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long, value_enum)]
+    pub transport: Option<Transport>,
+    #[arg(long)]
+    pub users: Option<usize>,
+    #[arg(long)]
+    pub first_user: Option<usize>,
+    #[arg(long)]
+    pub rooms: Option<usize>,
+    #[arg(long)]
+    pub members_per_room: Option<usize>,
+    #[arg(long)]
+    pub senders_per_room: Option<usize>,
+    /// Messages per second per sender and room.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    #[arg(long)]
+    pub message_size: Option<usize>,
+    #[arg(long = "duration")]
+    pub duration_secs: Option<f64>,
+    #[arg(long = "ramp-up")]
+    pub ramp_up_secs: Option<f64>,
+    #[arg(long = "drain")]
+    pub drain_secs: Option<f64>,
+    #[arg(long = "deadline")]
+    pub deadline_secs: Option<f64>,
+    /// Connect and join only (no messages).
+    #[arg(long)]
+    pub idle: bool,
+    /// The server answers no acks (the seed application).
+    #[arg(long)]
+    pub no_acks: bool,
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    #[arg(long)]
+    pub connect_concurrency: Option<usize>,
+    /// Local source addresses, comma-separated (e.g. 127.0.0.1,127.0.0.2) or a count
+    /// `N` meaning 127.0.0.1 ..= 127.0.0.N.
+    #[arg(long)]
+    pub source_addrs: Option<String>,
+    #[arg(long)]
+    pub fixture: Option<PathBuf>,
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+impl ScenarioFlags {
+    pub fn into_scenario(self) -> Result<Scenario, String> {
+        let mut s = match &self.scenario {
+            Some(path) => Scenario::from_toml_file(path)?,
+            None => Scenario::default(),
+        };
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
+        }
+        take!(
+            url,
+            transport,
+            users,
+            first_user,
+            rooms,
+            members_per_room,
+            senders_per_room,
+            rate,
+            message_size,
+            duration_secs,
+            ramp_up_secs,
+            drain_secs,
+            deadline_secs,
+            max_in_flight,
+            connect_concurrency,
+            fixture
+        );
+        if self.idle {
+            s.idle = true;
+        }
+        if self.no_acks {
+            s.acks = false;
+        }
+        if let Some(list) = self.source_addrs {
+            s.source_addrs = parse_source_addrs(&list)?;
+        }
+        if self.report.is_some() {
+            s.report = self.report;
+        }
+        if self.server_pid.is_some() {
+            s.server_pid = self.server_pid;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+pub fn parse_source_addrs(list: &str) -> Result<Vec<IpAddr>, String> {
+    if let Ok(count) = list.trim().parse::<u8>() {
+        return Ok((1..=count).map(|n| IpAddr::from([127, 0, 0, n])).collect());
+    }
+    list.split(',')
+        .map(|part| part.trim().parse::<IpAddr>().map_err(|e| format!("source address {part:?}: {e}")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_counts_expand_to_loopback_addresses() {
+        let dir = std::env::temp_dir().join(format!("rtchat-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("s.toml");
+        std::fs::write(&file, "users = 500\nrate = 2.5\ntransport = \"ws\"\n").unwrap();
+        let flags = ScenarioFlags {
+            scenario: Some(file),
+            users: Some(700),
+            source_addrs: Some("3".into()),
+            ..Default::default()
+        };
+        let s = flags.into_scenario().unwrap();
+        assert_eq!((s.users, s.rate, s.transport), (700, 2.5, Transport::Ws));
+        assert_eq!(s.source_addrs.len(), 3);
+        assert_eq!(s.source_addrs[2], IpAddr::from([127, 0, 0, 3]));
+        assert_eq!(s.socket_url(), "ws://127.0.0.1:3000/ws");
+    }
+
+    #[test]
+    fn unknown_keys_and_impossible_values_are_refused() {
+        assert!(toml::from_str::<Scenario>("userz = 3").is_err());
+        let s = Scenario { senders_per_room: 20, members_per_room: 10, ..Scenario::default() };
+        assert!(s.validate().unwrap_err().contains("senders_per_room"));
+    }
+}
