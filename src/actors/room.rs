@@ -17,6 +17,7 @@ use crate::domain::events::{ServerEvent, SharedEvent};
 use crate::domain::message::NewMessageInput;
 use crate::domain::views::MessageView;
 use crate::error::Error;
+use crate::services::message_batch::QueuedSend;
 use crate::services::messages::{ReadReceipt, Sent};
 use crate::services::{MessageService, RoomService};
 
@@ -84,9 +85,20 @@ pub enum RoomMsg {
     },
     /// The room was deleted: tell everyone and drop every subscription.
     Close,
+    /// Store the queued sends (the actor sends this to itself).
+    Flush,
     /// Operator-triggered failure (to exercise supervision).
     Fail,
 }
+
+/// A send waiting for the next flush.
+struct Pending {
+    queued: QueuedSend,
+    reply: RpcReplyPort<Result<Sent, Error>>,
+}
+
+/// The most sends stored in one transaction.
+const MAX_BATCH: usize = 256;
 
 pub struct RoomArgs {
     pub room_id: String,
@@ -99,6 +111,11 @@ pub struct RoomArgs {
 
 pub struct RoomState {
     args: RoomArgs,
+    /// Sends received since the last flush. While one batch is being stored, the
+    /// next accumulates in the mailbox and is stored together: batches grow with
+    /// the load, and a lone send is stored at once.
+    pending: Vec<Pending>,
+    flush_queued: bool,
 }
 
 pub struct RoomActor;
@@ -109,23 +126,23 @@ impl Actor for RoomActor {
     type Arguments = RoomArgs;
 
     async fn pre_start(&self, _: ActorRef<RoomMsg>, args: RoomArgs) -> Result<RoomState, ActorProcessingErr> {
-        Ok(RoomState { args })
+        Ok(RoomState { args, pending: Vec::new(), flush_queued: false })
     }
 
     async fn handle(
         &self,
-        _: ActorRef<RoomMsg>,
+        myself: ActorRef<RoomMsg>,
         message: RoomMsg,
         state: &mut RoomState,
     ) -> Result<(), ActorProcessingErr> {
         // Every log line of this message carries the room.
         let span = tracing::info_span!("room", id = %state.args.room_id);
-        state.on_message(message).instrument(span).await
+        state.on_message(&myself, message).instrument(span).await
     }
 }
 
 impl RoomState {
-    async fn on_message(&mut self, message: RoomMsg) -> Result<(), ActorProcessingErr> {
+    async fn on_message(&mut self, myself: &ActorRef<RoomMsg>, message: RoomMsg) -> Result<(), ActorProcessingErr> {
         let state = self;
         let args = &state.args;
         args.shared.last_active.store((args.clock)(), Ordering::Relaxed);
@@ -146,14 +163,19 @@ impl RoomState {
                 state.subscribers().remove(&session_id);
             }
             RoomMsg::Send { user_id, input, reply } => {
-                let outcome = args.messages.send(&user_id, room_id, input).await;
-                if let Ok(sent) = &outcome {
-                    // A retry re-publishes too: the first attempt may have died
-                    // between storing and publishing. Clients drop a seq they have.
-                    state.publish(&ServerEvent::new("receive_message", &sent.message), None);
-                    let _ = args.presence.cast(PresenceMsg::StopTyping { room_id: room_id.to_string(), user_id });
+                state.pending.push(Pending { queued: QueuedSend { sender_id: user_id, input }, reply });
+                if !state.flush_queued {
+                    state.flush_queued = true;
+                    myself.cast(RoomMsg::Flush)?;
                 }
-                let _ = reply.send(outcome);
+            }
+            RoomMsg::Flush => {
+                state.flush_queued = false;
+                while !state.pending.is_empty() {
+                    let take = state.pending.len().min(MAX_BATCH);
+                    let batch: Vec<Pending> = state.pending.drain(..take).collect();
+                    state.store(batch).await;
+                }
             }
             RoomMsg::Edit { user_id, message_id, content, reply } => {
                 let outcome = args.messages.edit(&user_id, room_id, &message_id, &content).await;
@@ -210,6 +232,25 @@ impl RoomState {
             RoomMsg::Fail => return Err(format!("room {room_id} failed on operator request").into()),
         }
         Ok(())
+    }
+
+    /// Stores a batch, then publishes and answers each send in order: a send is
+    /// answered only once stored.
+    async fn store(&self, batch: Vec<Pending>) {
+        let args = &self.args;
+        let room_id = args.room_id.as_str();
+        let (queued, replies): (Vec<QueuedSend>, Vec<_>) = batch.into_iter().map(|p| (p.queued, p.reply)).unzip();
+        let senders: Vec<String> = queued.iter().map(|q| q.sender_id.clone()).collect();
+        let answers = args.messages.send_batch(room_id, queued).await;
+        for ((answer, reply), user_id) in answers.into_iter().zip(replies).zip(senders) {
+            if let Ok(sent) = &answer {
+                // A retry re-publishes too: the first attempt may have died
+                // between storing and publishing. Clients drop a seq they have.
+                self.publish(&ServerEvent::new("receive_message", &sent.message), None);
+                let _ = args.presence.cast(PresenceMsg::StopTyping { room_id: room_id.to_string(), user_id });
+            }
+            let _ = reply.send(answer);
+        }
     }
 
     fn subscribers(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, SessionHandle>> {

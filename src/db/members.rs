@@ -60,6 +60,16 @@ pub async fn room_ids_of(conn: &mut DbConn<'_>, user_id: &str) -> QueryResult<Ve
         .await)
 }
 
+/// Which of these users are members of the room.
+pub async fn members_among(conn: &mut DbConn<'_>, room_id: &str, user_ids: &[&str]) -> QueryResult<Vec<String>> {
+    dispatch!(conn, |c| room_members::table
+        .filter(room_members::room_id.eq(room_id))
+        .filter(room_members::user_id.eq_any(user_ids))
+        .select(room_members::user_id)
+        .load(c)
+        .await)
+}
+
 /// Which of these rooms the user belongs to.
 pub async fn rooms_joined(conn: &mut DbConn<'_>, user_id: &str, room_ids: &[String]) -> QueryResult<Vec<String>> {
     dispatch!(conn, |c| room_members::table

@@ -31,6 +31,25 @@ pub async fn find_by_client_id(
         .optional())
 }
 
+pub async fn insert_many(conn: &mut DbConn<'_>, rows: &[MessageRow]) -> QueryResult<usize> {
+    crate::insert_rows!(conn, messages::table, rows)
+}
+
+/// Messages of these senders carrying any of these client ids (a superset of
+/// the exact pairs wanted; the caller matches pairs).
+pub async fn find_by_client_ids(
+    conn: &mut DbConn<'_>,
+    sender_ids: &[&str],
+    client_msg_ids: &[&str],
+) -> QueryResult<Vec<MessageRow>> {
+    dispatch!(conn, |c| messages::table
+        .filter(messages::sender_id.eq_any(sender_ids))
+        .filter(messages::client_msg_id.eq_any(client_msg_ids))
+        .select(MessageRow::as_select())
+        .load(c)
+        .await)
+}
+
 /// Offset paging, newest first.
 pub async fn page(conn: &mut DbConn<'_>, room_id: &str, offset: i64, limit: i64) -> QueryResult<Vec<MessageRow>> {
     dispatch!(conn, |c| messages::table

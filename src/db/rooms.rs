@@ -52,8 +52,14 @@ pub async fn delete(conn: &mut DbConn<'_>, id: &str) -> QueryResult<usize> {
 /// SQLite the write lock) until the transaction ends, so concurrent senders are
 /// serialized and a rolled-back send gives its number back: gap-free.
 pub async fn next_seq(conn: &mut DbConn<'_>, id: &str) -> QueryResult<Option<i64>> {
+    reserve_seqs(conn, id, 1).await
+}
+
+/// Reserves `count` consecutive `seq` numbers (as [`next_seq`]) and returns the
+/// last of them; `None` when the room does not exist.
+pub async fn reserve_seqs(conn: &mut DbConn<'_>, id: &str, count: i64) -> QueryResult<Option<i64>> {
     let updated = dispatch!(conn, |c| diesel::update(rooms::table.find(id))
-        .set(rooms::last_seq.eq(rooms::last_seq + 1))
+        .set(rooms::last_seq.eq(rooms::last_seq + count))
         .execute(c)
         .await)?;
     if updated == 0 {

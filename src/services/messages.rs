@@ -19,8 +19,8 @@ use crate::transaction;
 
 #[derive(Clone)]
 pub struct MessageService {
-    db: DbPool,
-    limiter: Arc<Limiter>,
+    pub(super) db: DbPool,
+    pub(super) limiter: Arc<Limiter>,
 }
 
 /// A stored message and whether this call stored it (false: an idempotent retry).

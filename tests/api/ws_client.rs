@@ -78,6 +78,19 @@ impl WsClient {
         frame["data"].clone()
     }
 
+    /// Sends a frame asking for an answer and returns its ack id without waiting.
+    pub async fn emit_acked(&mut self, event: &str, data: Value) -> u64 {
+        self.next_ack += 1;
+        let ack = self.next_ack;
+        self.send_raw(json!({"event": event, "data": data, "ack": ack}).to_string()).await;
+        ack
+    }
+
+    /// The answer to an earlier [`Self::emit_acked`].
+    pub async fn answer(&mut self, ack: u64) -> Value {
+        self.next_matching(|f| f["ack"] == ack).await["data"].clone()
+    }
+
     /// Like [`Self::call`], asserting success; returns `data`.
     pub async fn ok(&mut self, event: &str, data: Value) -> Value {
         let answer = self.call(event, data).await;

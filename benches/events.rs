@@ -1,0 +1,79 @@
+//! Hot paths of every realtime message: decoding a client's `send_message`
+//! (from the raw `/ws` frame and from already-parsed Socket.IO data) and encoding
+//! the `receive_message` every member gets.
+
+use std::hint::black_box;
+
+use chrono::NaiveDateTime;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rtchat::domain::events::{ClientEvent, ServerEvent};
+use rtchat::domain::views::{MessageView, UserRef};
+use serde_json::{Value, json};
+
+const ROOM: &str = "0192f6c1-5a2b-7c3d-8e4f-a5b6c7d8e9f0";
+
+fn send_frame() -> Vec<u8> {
+    let content = "The quick brown fox jumps over the lazy dog. ".repeat(2);
+    serde_json::to_vec(&json!({
+        "event": "send_message",
+        "data": {"roomId": ROOM, "content": content, "clientMsgId": "c-42"},
+        "ack": 7
+    }))
+    .unwrap()
+}
+
+fn message() -> MessageView {
+    let at = NaiveDateTime::parse_from_str("2026-11-25 12:00:00.123456", "%Y-%m-%d %H:%M:%S%.f").unwrap();
+    MessageView {
+        id: "0192f6c1-5a2b-7c3d-8e4f-000000000001".into(),
+        room_id: ROOM.into(),
+        sender_id: "0192f6c1-5a2b-7c3d-8e4f-000000000002".into(),
+        seq: 1234,
+        client_msg_id: Some("c-42".into()),
+        content: "The quick brown fox jumps over the lazy dog. ".repeat(2),
+        message_type: "text".into(),
+        is_edited: false,
+        edited_at: None,
+        deleted_at: None,
+        delivered_at: Some(at),
+        read_at: None,
+        created_at: at,
+        updated_at: at,
+        sender: UserRef {
+            id: "0192f6c1-5a2b-7c3d-8e4f-000000000002".into(),
+            username: "alice".into(),
+            full_name: "Alice Liddell".into(),
+        },
+    }
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(1));
+    let frame = send_frame();
+    group.bench_function("ws frame send_message", |b| {
+        b.iter(|| {
+            let mut frame: Value = serde_json::from_slice(black_box(&frame)).unwrap();
+            let data = frame["data"].take();
+            ClientEvent::decode("send_message", data).unwrap()
+        })
+    });
+    let data: Value = serde_json::from_slice::<Value>(&frame).unwrap()["data"].clone();
+    group.bench_function("socketio data send_message", |b| {
+        b.iter(|| ClientEvent::decode("send_message", black_box(data.clone())).unwrap())
+    });
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encode");
+    group.throughput(Throughput::Elements(1));
+    let message = message();
+    group.bench_function("receive_message event + ws frame", |b| {
+        b.iter(|| ServerEvent::new("receive_message", black_box(&message)).ws_frame())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode, encode);
+criterion_main!(benches);
