@@ -58,14 +58,18 @@ pub async fn next_seq(conn: &mut DbConn<'_>, id: &str) -> QueryResult<Option<i64
 /// Reserves `count` consecutive `seq` numbers (as [`next_seq`]) and returns the
 /// last of them; `None` when the room does not exist.
 pub async fn reserve_seqs(conn: &mut DbConn<'_>, id: &str, count: i64) -> QueryResult<Option<i64>> {
-    let updated = dispatch!(conn, |c| diesel::update(rooms::table.find(id))
-        .set(rooms::last_seq.eq(rooms::last_seq + count))
-        .execute(c)
-        .await)?;
-    if updated == 0 {
-        return Ok(None);
+    let bump = diesel::update(rooms::table.find(id)).set(rooms::last_seq.eq(rooms::last_seq + count));
+    match conn {
+        // One round trip where the backend can return the new value.
+        DbConn::Sqlite(c) => bump.returning(rooms::last_seq).get_result(&mut **c).await.optional(),
+        DbConn::Postgres(c) => bump.returning(rooms::last_seq).get_result(&mut **c).await.optional(),
+        DbConn::Mysql(c) => {
+            if bump.execute(&mut **c).await? == 0 {
+                return Ok(None);
+            }
+            rooms::table.find(id).select(rooms::last_seq).first(&mut **c).await.optional()
+        }
     }
-    dispatch!(conn, |c| rooms::table.find(id).select(rooms::last_seq).first(c).await.optional())
 }
 
 fn name_pattern(search: &str) -> String {
