@@ -164,6 +164,15 @@ fn elapsed_micros(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
+async fn next_beat(beat: &mut Option<tokio::time::Interval>) {
+    match beat {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Counts a session among the active senders until dropped.
 struct SenderGuard<'a>(&'a Counters);
 
@@ -231,15 +240,15 @@ impl Client<'_> {
         let scenario = &ctx.scenario;
         let mut phase = ctx.phase.clone();
         let sends = !scenario.idle && !plan.sends_to.is_empty() && scenario.rate > 0.0;
-        // One beat per send, rooms in turn; a random offset spreads the senders.
+        // One beat per send, rooms in turn. The beat starts when the sending phase
+        // does, each sender at a random offset within one period: senders started
+        // together would otherwise send in lockstep bursts and measure the bursts.
         let period = if sends {
             Duration::from_secs_f64(1.0 / (scenario.rate * plan.sends_to.len() as f64))
         } else {
             Duration::from_secs(3600)
         };
-        let offset = period.mul_f64(rand::random::<f64>());
-        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beat: Option<tokio::time::Interval> = None;
         let mut numbers: HashMap<u32, u32> = HashMap::new();
         let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
         let mut turn = 0usize;
@@ -255,6 +264,12 @@ impl Client<'_> {
             }
             if current == Phase::Stop {
                 break;
+            }
+            if current == Phase::Sending && sending.is_some() && beat.is_none() {
+                let offset = period.mul_f64(rand::random::<f64>());
+                let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                beat = Some(interval);
             }
             tokio::select! {
                 frame = socket.next() => {
@@ -278,7 +293,7 @@ impl Client<'_> {
                         _ => {}
                     }
                 }
-                _ = beat.tick(), if sending.is_some() && current == Phase::Sending => {
+                _ = next_beat(&mut beat), if sending.is_some() && current == Phase::Sending => {
                     if *phase.borrow() != Phase::Sending {
                         continue;
                     }
