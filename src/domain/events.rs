@@ -89,6 +89,7 @@ pub struct ServerEvent {
     /// a session forwards each key once.
     pub dedupe_key: Option<u64>,
     ws_frame: OnceLock<bytes::Bytes>,
+    raw_data: OnceLock<Option<Box<serde_json::value::RawValue>>>,
 }
 
 pub type SharedEvent = Arc<ServerEvent>;
@@ -96,16 +97,22 @@ pub type SharedEvent = Arc<ServerEvent>;
 impl ServerEvent {
     pub fn new(name: &'static str, data: impl Serialize) -> SharedEvent {
         let data = serde_json::to_value(data).unwrap_or(Value::Null);
-        Arc::new(Self { name, data, dedupe_key: None, ws_frame: OnceLock::new() })
+        Arc::new(Self { name, data, dedupe_key: None, ws_frame: OnceLock::new(), raw_data: OnceLock::new() })
     }
 
     pub fn deduplicated(name: &'static str, data: Value, key: u64) -> SharedEvent {
-        Arc::new(Self { name, data, dedupe_key: Some(key), ws_frame: OnceLock::new() })
+        Arc::new(Self { name, data, dedupe_key: Some(key), ws_frame: OnceLock::new(), raw_data: OnceLock::new() })
     }
 
     pub fn error(error: &Error) -> SharedEvent {
         let body = error.to_body();
         Self::new("error", json!({ "message": body.message, "code": body.code }))
+    }
+
+    /// The data as JSON text, serialized once however many Socket.IO sessions
+    /// receive it (each packet then copies it instead of walking the value).
+    pub fn raw_data(&self) -> Option<&serde_json::value::RawValue> {
+        self.raw_data.get_or_init(|| serde_json::value::to_raw_value(&self.data).ok()).as_deref()
     }
 
     /// `{"event": name, "data": ...}` for `/ws`, built once and shared.

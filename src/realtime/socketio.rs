@@ -133,7 +133,11 @@ struct SocketIoOutbound(SocketRef);
 impl Outbound for SocketIoOutbound {
     fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
         use socketioxide::{SendError, SocketError};
-        match self.0.emit(event.name, &event.data) {
+        let sent = match event.raw_data() {
+            Some(raw) => self.0.emit(event.name, raw),
+            None => self.0.emit(event.name, &event.data),
+        };
+        match sent {
             Ok(()) => Ok(()),
             Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(Lagging),
             // Closed: the disconnect handler stops the session.
