@@ -260,21 +260,11 @@ impl RoomState {
     /// Delivers to every subscriber; a session whose queue is full is dropped and
     /// disconnected (it recovers with `sync` after reconnecting).
     fn publish(&self, event: &SharedEvent, except_user: Option<&str>) {
-        let mut lagging = Vec::new();
-        let mut delivered = 0u64;
         let mut subscribers = self.subscribers();
-        for (id, session) in subscribers.iter() {
-            if except_user == Some(session.user_id.as_str()) {
-                continue;
-            }
-            match session.deliver(event) {
-                Ok(()) => delivered += 1,
-                Err(_) => lagging.push(*id),
-            }
-        }
+        let outcome = fan_out(&subscribers, event, except_user);
         metrics::counter!(crate::metrics::EVENTS_OUT, "event" => event.name).increment(1);
-        metrics::counter!(crate::metrics::DELIVERIES).increment(delivered);
-        for id in lagging {
+        metrics::counter!(crate::metrics::DELIVERIES).increment(outcome.delivered);
+        for id in outcome.lagging {
             metrics::counter!(crate::metrics::LAGGING_DROPPED).increment(1);
             if let Some(session) = subscribers.remove(&id) {
                 tracing::warn!(room = %self.args.room_id, session = id, "session is not reading: disconnected");
@@ -282,4 +272,31 @@ impl RoomState {
             }
         }
     }
+}
+
+/// What one fan-out did.
+pub struct FanOut {
+    pub delivered: u64,
+    /// Sessions whose queue was full: the caller drops them.
+    pub lagging: Vec<SessionId>,
+}
+
+/// Hands the event to every subscriber's queue (never waiting), skipping one
+/// user's own sessions when asked.
+pub fn fan_out(
+    subscribers: &HashMap<SessionId, SessionHandle>,
+    event: &SharedEvent,
+    except_user: Option<&str>,
+) -> FanOut {
+    let mut outcome = FanOut { delivered: 0, lagging: Vec::new() };
+    for (id, session) in subscribers {
+        if except_user == Some(session.user_id.as_str()) {
+            continue;
+        }
+        match session.deliver(event) {
+            Ok(()) => outcome.delivered += 1,
+            Err(_) => outcome.lagging.push(*id),
+        }
+    }
+    outcome
 }

@@ -88,10 +88,11 @@ type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let (mut sink, mut stream) = socket.split();
-    let (frames, mut queued) = mpsc::channel::<Bytes>(state.settings.realtime.outbound_queue);
-    let (closed, mut writer_closed) = watch::channel(None);
-    let mut reader_closed = closed.subscribe();
-    let outbound = Arc::new(WsOutbound { frames: frames.clone(), closed });
+    let (outbound, mut queued) = WsOutbound::channel(state.settings.realtime.outbound_queue);
+    let mut writer_closed = outbound.closed.subscribe();
+    let mut reader_closed = outbound.closed.subscribe();
+    let frames = outbound.frames.clone();
+    let outbound = Arc::new(outbound);
     let welcome = ServerEvent::new("welcome", json!({ "message": format!("Hello, User {}", user.id) }));
     let _ = frames.try_send(welcome.ws_frame());
     let session = match state.hub.start_session("ws", user, outbound.clone()).await {
@@ -217,10 +218,21 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
     CloseFrame { code, reason: reason.into() }
 }
 
-struct WsOutbound {
+/// A `/ws` session's way out: a bounded queue of encoded frames that the
+/// connection's writer drains, and the close signal.
+pub struct WsOutbound {
     frames: mpsc::Sender<Bytes>,
     /// Set once, with the reason, when the server closes the connection.
     closed: watch::Sender<Option<&'static str>>,
+}
+
+impl WsOutbound {
+    /// The outbound and the receiving end of its frame queue (`capacity` frames).
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Bytes>) {
+        let (frames, queued) = mpsc::channel(capacity);
+        let (closed, _) = watch::channel(None);
+        (Self { frames, closed }, queued)
+    }
 }
 
 impl Outbound for WsOutbound {

@@ -1,0 +1,63 @@
+//! A room's fan-out: one `receive_message` delivered to every subscribed session
+//! through the real `/ws` outbound (bounded queue per session, frame encoded
+//! once), at several room sizes. The queues are drained between rounds as the
+//! sessions' writers would.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rtchat::actors::outbound::{SessionHandle, SessionId};
+use rtchat::actors::room::fan_out;
+use rtchat::domain::events::ServerEvent;
+use rtchat::realtime::ws::WsOutbound;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+fn room(size: usize) -> (HashMap<SessionId, SessionHandle>, Vec<mpsc::Receiver<Bytes>>) {
+    let mut subscribers = HashMap::new();
+    let mut queues = Vec::new();
+    for id in 0..size as u64 {
+        let (outbound, queue) = WsOutbound::channel(64);
+        subscribers.insert(id, SessionHandle::new(id, format!("user-{id}"), Arc::new(outbound)));
+        queues.push(queue);
+    }
+    (subscribers, queues)
+}
+
+fn message(seq: i64) -> serde_json::Value {
+    json!({
+        "id": "0192f6c1-5a2b-7c3d-8e4f-000000000001", "roomId": "0192f6c1-5a2b-7c3d-8e4f-a5b6c7d8e9f0",
+        "senderId": "0192f6c1-5a2b-7c3d-8e4f-000000000002", "seq": seq, "clientMsgId": null,
+        "content": "The quick brown fox jumps over the lazy dog. ".repeat(2), "messageType": "text",
+        "isEdited": false, "editedAt": null, "deletedAt": null, "deliveredAt": "2026-11-25T12:00:00.123Z",
+        "readAt": null, "createdAt": "2026-11-25T12:00:00.123Z", "updatedAt": "2026-11-25T12:00:00.123Z",
+        "sender": {"id": "0192f6c1-5a2b-7c3d-8e4f-000000000002", "username": "alice", "fullName": "Alice Liddell"}
+    })
+}
+
+fn fanout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fan-out receive_message over /ws");
+    for size in [10usize, 100, 1000] {
+        let (subscribers, mut queues) = room(size);
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
+            let mut seq = 0;
+            b.iter(|| {
+                seq += 1;
+                let event = ServerEvent::new("receive_message", message(seq));
+                let outcome = fan_out(&subscribers, black_box(&event), None);
+                for queue in &mut queues {
+                    while queue.try_recv().is_ok() {}
+                }
+                outcome
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);
