@@ -28,10 +28,15 @@ export DATABASE_URL=$db PORT JWT_SEC=${JWT_SEC:-bench-secret-0123456789abcdef012
   RTCHAT_LIMITS__MESSAGES_MAX=1000000000 RTCHAT_LIMITS__API_MAX=1000000000 \
   RTCHAT_REALTIME__EVENTS_PER_MINUTE=1000000000 RTCHAT_AUTH__BCRYPT_COST=4 RUST_LOG=warn
 "$bin" migrate >/dev/null
-"$bin" serve >"$OUT/server-$what-$backend.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.2; done
+server=
+start_server() { # a fresh process, so each memory figure starts from a clean heap
+  [ -n "$server" ] && { kill "$server"; wait "$server" 2>/dev/null || true; }
+  "$bin" serve >>"$OUT/server-$what-$backend.log" 2>&1 &
+  server=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return; sleep 0.2; done
+}
+trap '[ -n "$server" ] && kill $server 2>/dev/null; wait 2>/dev/null || true' EXIT
+start_server
 
 url=http://127.0.0.1:$PORT
 run() { # name, then loadtest run flags
@@ -45,6 +50,7 @@ case $what in
     "$bin" loadtest prepare --users 19800 --rooms 1980 --members-per-room 10 --out "$OUT/fixture-idle.json"
     for n in 1000 10000 19800; do
       for t in ws socketio; do
+        start_server
         run "idle-$t-$n" --fixture "$OUT/fixture-idle.json" --transport $t --users $n --idle \
           --ramp-up $((n / 2000 + 1)) --duration 3 --source-addrs 2 --server-pid $server
       done
