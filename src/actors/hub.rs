@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::outbound::{Outbound, SessionHandle, SessionId};
 use super::presence::{Presence, PresenceArgs, PresenceMsg, PresenceStats};
-use super::room::RoomMsg;
+use super::room::{RoomMsg, RoomShared};
 use super::room_supervisor::{RoomDirectory, RoomSupervisor, RoomSupervisorArgs, RoomSupervisorMsg};
 use super::session::{SessionActor, SessionArgs, SessionMsg};
 use super::supervisor::{Overseer, SupervisorStats, TreeMsg};
@@ -58,6 +58,24 @@ pub struct TreeSnapshot {
 pub struct RoomSnapshot {
     pub room_id: String,
     pub sessions: usize,
+    /// Requests waiting for the room's answer (its mailbox depth, near enough).
+    pub waiting: u64,
+}
+
+/// Counts a request among the room's waiting ones until it is answered.
+struct Waiting(Arc<RoomShared>);
+
+impl Waiting {
+    fn new(shared: Arc<RoomShared>) -> Self {
+        shared.waiting.fetch_add(1, Ordering::Relaxed);
+        Self(shared)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Hub {
@@ -162,6 +180,7 @@ impl Hub {
     ) -> Result<T, Error> {
         for _ in 0..2 {
             let room = self.room(room_id).await?;
+            let _waiting = self.0.directory.shared(room_id).map(Waiting::new);
             match room.call(&build, Some(ROOM_CALL_TIMEOUT)).await {
                 Ok(CallResult::Success(outcome)) => return outcome,
                 Ok(CallResult::Timeout) => return Err(Error::Unavailable("room is not answering".into())),
@@ -283,7 +302,7 @@ impl Hub {
             .directory
             .snapshot()
             .into_iter()
-            .map(|(room_id, sessions)| RoomSnapshot { room_id, sessions })
+            .map(|(room_id, sessions, waiting)| RoomSnapshot { room_id, sessions, waiting })
             .collect();
         TreeSnapshot { root, room_supervisor, session_supervisor, presence, rooms }
     }

@@ -28,6 +28,9 @@ pub struct RoomShared {
     pub subscribers: Mutex<HashMap<SessionId, SessionHandle>>,
     /// Seconds since the directory's epoch at the last message handled (idle sweep).
     pub last_active: AtomicU64,
+    /// Requests (sends, edits, joins, ...) asked of the room and not yet answered:
+    /// its mailbox depth as far as it can be seen (ractor does not expose it).
+    pub waiting: AtomicU64,
 }
 
 impl RoomShared {

@@ -54,10 +54,20 @@ impl RoomDirectory {
         self.len() == 0
     }
 
-    /// `(room id, subscribed sessions)` of every live room.
-    pub fn snapshot(&self) -> Vec<(String, usize)> {
+    /// What outlives the room's actor (subscribers, counters), if the room is live.
+    pub fn shared(&self, room_id: &str) -> Option<Arc<RoomShared>> {
+        self.rooms.read().unwrap_or_else(|p| p.into_inner()).get(room_id).map(|entry| entry.shared.clone())
+    }
+
+    /// `(room id, subscribed sessions, requests waiting)` of every live room.
+    pub fn snapshot(&self) -> Vec<(String, usize, u64)> {
         let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
-        rooms.iter().map(|(id, entry)| (id.clone(), entry.shared.subscriber_count())).collect()
+        rooms
+            .iter()
+            .map(|(id, entry)| {
+                (id.clone(), entry.shared.subscriber_count(), entry.shared.waiting.load(Ordering::Relaxed))
+            })
+            .collect()
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, RoomEntry>> {

@@ -115,11 +115,14 @@ impl DbPool {
     }
 
     pub async fn get(&self) -> Result<PooledConn, Error> {
+        // Waiting for a connection is where an overloaded database shows first.
+        let started = std::time::Instant::now();
         let conn = match self {
             Self::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite).map_err(|e| e.to_string()),
             Self::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres).map_err(|e| e.to_string()),
             Self::Mysql(pool) => pool.get_owned().await.map(PooledConn::Mysql).map_err(|e| e.to_string()),
         };
+        metrics::histogram!(crate::metrics::DB_POOL_WAIT_SECONDS).record(started.elapsed().as_secs_f64());
         conn.map_err(|reason| Error::Unavailable(format!("database pool: {reason}")))
     }
 

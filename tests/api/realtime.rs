@@ -305,6 +305,12 @@ async fn a_failed_room_actor_is_restarted_with_its_subscribers(backend: Backend)
     assert_eq!(tree.status, StatusCode::OK);
     assert_eq!(tree.body["tree"]["roomSupervisor"]["restartsTotal"], 1, "{}", tree.body);
     assert!(tree.body["tree"]["roomSupervisor"]["failures"][0]["reason"].as_str().unwrap().contains("operator"));
+    // The restarted room is listed with its sessions and nothing waiting on it.
+    let listed = &tree.body["tree"]["rooms"][0];
+    assert_eq!(
+        (listed["roomId"].as_str(), &listed["sessions"], &listed["waiting"]),
+        (Some(room.as_str()), &json!(1), &json!(0))
+    );
     app.get("/health/supervisor", None).await.assert_error(StatusCode::UNAUTHORIZED, "MISSING_AUTH_HEADER");
 }
 
@@ -347,6 +353,7 @@ async fn metrics_expose_realtime_activity() {
         "rtchat_fanout_deliveries_total",
         "rtchat_ack_seconds_bucket",
         "rtchat_rooms_active",
+        "rtchat_db_pool_wait_seconds_bucket",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
