@@ -140,7 +140,9 @@ impl Actor for RoomActor {
     ) -> Result<(), ActorProcessingErr> {
         // Every log line of this message carries the room.
         let span = tracing::info_span!("room", id = %state.args.room_id);
-        state.on_message(&myself, message).instrument(span).await
+        // Boxed per message, as in the Session actor: the actor's loop future
+        // stays small for the room's whole life.
+        Box::pin(state.on_message(&myself, message).instrument(span)).await
     }
 }
 

@@ -32,7 +32,9 @@ use crate::http::response;
 use crate::state::AppState;
 
 pub const PATH: &str = "/ws";
-const READ_BUFFER: usize = 4 * 1024;
+/// Room for a typical chat frame (a few hundred bytes). tungstenite grows the
+/// buffer for a larger frame; an idle session keeps only this much.
+const READ_BUFFER: usize = 1024;
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -95,7 +97,8 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let outbound = Arc::new(outbound);
     let welcome = ServerEvent::new("welcome", json!({ "message": format!("Hello, User {}", user.id) }));
     let _ = frames.try_send(welcome.ws_frame());
-    let session = match state.hub.start_session("ws", user, outbound.clone()).await {
+    // Boxed so the connection's long-lived future is not sized for the start-up.
+    let session = match Box::pin(state.hub.start_session("ws", user, outbound.clone())).await {
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "cannot start a session");
