@@ -1,7 +1,7 @@
 //! Plain WebSocket at `/ws`: JSON frames `{"event", "data", "ack"?}` carrying the
 //! same events, answers and errors as Socket.IO (see `docs/realtime.md`).
 //!
-//! Served below warp (hyper upgrade + tokio-tungstenite) to set a 4 KiB read
+//! Served below warp (hyper upgrade + tokio-tungstenite) to set a 1 KiB read
 //! buffer: tungstenite's 128 KiB default would cost every idle connection ~136 KB.
 //! The writer task writes every frame already queued, then flushes once.
 
