@@ -194,6 +194,7 @@ where
         let response = crate::realtime::ws::upgrade(state, request).await;
         return response.map(|body| body.map_err(Into::into).boxed_unsync());
     }
+    let request = crate::realtime::socketio::detach_upgrade(request);
     match service.oneshot(request).await {
         Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
         Err(error) => {

@@ -25,6 +25,29 @@ use crate::domain::events::{CLIENT_EVENTS, ClientEvent, SharedEvent, answer_body
 use crate::error::Error;
 use crate::state::AppState;
 
+/// engine.io keeps a websocket's upgrade request (its `Parts`) for the socket's
+/// whole life, and hyper's parsed headers and URI are slices of the connection's
+/// read buffer: kept, they pin that buffer (~16 KB) to every idle Socket.IO
+/// session. A websocket upgrade therefore travels on with copies of its own.
+pub fn detach_upgrade<B>(request: http::Request<B>) -> http::Request<B> {
+    let upgrade =
+        request.headers().get(http::header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let copied = http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        headers.append(name.clone(), copied);
+    }
+    parts.headers = headers;
+    if let Ok(uri) = parts.uri.to_string().parse() {
+        parts.uri = uri;
+    }
+    http::Request::from_parts(parts, body)
+}
+
 pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(authenticate));
 }
@@ -149,5 +172,36 @@ impl Outbound for SocketIoOutbound {
         tracing::info!(socket = %self.0.id, reason, "disconnecting socket");
         let _ = self.0.emit("error", &json!({ "message": format!("Disconnected: {reason}"), "code": "DISCONNECTED" }));
         let _ = self.0.clone().disconnect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detach_upgrade;
+
+    /// Where a value's bytes live: inside `buffer` or not.
+    fn inside(bytes: &[u8], buffer: &bytes::Bytes) -> bool {
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        range.contains(&(bytes.as_ptr() as usize))
+    }
+
+    #[test]
+    fn websocket_upgrades_stop_pointing_into_the_read_buffer() {
+        // As hyper parses: values and URI are slices of the connection's buffer.
+        let buffer = bytes::Bytes::from(b"websocket/socket.io/?EIO=4&transport=websocket".to_vec());
+        let upgrade = http::HeaderValue::from_maybe_shared(buffer.slice(0..9)).unwrap();
+        let uri = http::Uri::from_maybe_shared(buffer.slice(9..)).unwrap();
+        let request = http::Request::builder().uri(uri).header(http::header::UPGRADE, upgrade).body(()).unwrap();
+        assert!(inside(request.headers()[http::header::UPGRADE].as_bytes(), &buffer));
+
+        let detached = detach_upgrade(request);
+        assert!(!inside(detached.headers()[http::header::UPGRADE].as_bytes(), &buffer));
+        assert_eq!(detached.headers()[http::header::UPGRADE], "websocket");
+        assert_eq!(detached.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert!(!inside(detached.uri().path().as_bytes(), &buffer));
+
+        // Other requests (polling, REST) pass untouched.
+        let plain = http::Request::builder().uri("/api/v1/rooms").body(()).unwrap();
+        assert_eq!(detach_upgrade(plain).uri(), "/api/v1/rooms");
     }
 }
