@@ -68,7 +68,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     // Every connection is a file: take the open-files limit as high as allowed.
-    let open_files = rtchat::loadtest::raise_open_files_limit();
+    let open_files = rtchat::startup::raise_open_files_limit();
     tracing::info!(open_files, "open files limit");
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;

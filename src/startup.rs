@@ -179,6 +179,13 @@ impl Application {
     }
 }
 
+/// Raises the soft open-files limit as far as the hard one allows: every
+/// connection is a file (the server's and the load generator's alike). Returns
+/// the limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
 type AnyBody = UnsyncBoxBody<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// `/ws` is upgraded here, below warp (to size tungstenite's buffers); everything

@@ -47,6 +47,21 @@ pub struct MemberRow {
 }
 
 impl MemberRow {
+    /// A new membership, read position at the start.
+    pub fn new(room_id: &str, user_id: &str, role: Role, now: NaiveDateTime) -> Self {
+        Self {
+            id: super::new_id(),
+            room_id: room_id.to_string(),
+            user_id: user_id.to_string(),
+            role: role.as_str().to_string(),
+            last_read_seq: 0,
+            last_read_at: None,
+            joined_at: now,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn role(&self) -> Role {
         Role::parse(&self.role)
     }

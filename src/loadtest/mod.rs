@@ -27,9 +27,3 @@ pub mod tally;
 pub use report::Report;
 pub use run::run;
 pub use scenario::{Scenario, Transport};
-
-/// Raises the soft open-files limit as far as the hard one allows: every
-/// connection is a file. Returns the limit now in force.
-pub fn raise_open_files_limit() -> u64 {
-    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
-}

@@ -21,7 +21,7 @@ use super::tally::{Counters, Latencies, SessionOutcome, delivery_totals};
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, String> {
-    let open_files = super::raise_open_files_limit();
+    let open_files = crate::startup::raise_open_files_limit();
     if scenario.users as u64 + 64 > open_files {
         eprintln!(
             "warning: {} sessions need more open files than this process may have ({open_files}); \

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::messages::{MessageService, Sent};
+use super::messages::{MessageService, Sent, new_row};
 use super::rooms::{sender_ref, sender_refs};
 use crate::db::room_models::MessageRow;
 use crate::db::{self, DbConn, members, messages, rooms};
@@ -158,24 +158,6 @@ fn retry_answer(earlier: &MessageRow, room_id: &str) -> Result<MessageRow, Error
         });
     }
     Ok(earlier.clone())
-}
-
-fn new_row(room_id: &str, sender_id: &str, input: &NewMessageInput, now: chrono::NaiveDateTime) -> MessageRow {
-    MessageRow {
-        id: db::new_id(),
-        room_id: room_id.to_string(),
-        sender_id: sender_id.to_string(),
-        seq: 0,
-        client_msg_id: input.client_msg_id.clone(),
-        content: input.content.clone(),
-        message_type: input.message_type.as_str().to_string(),
-        is_edited: false,
-        edited_at: None,
-        deleted_at: None,
-        delivered_at: Some(now),
-        created_at: now,
-        updated_at: now,
-    }
 }
 
 fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {

@@ -72,22 +72,7 @@ impl MessageService {
         let limiter = &self.limiter;
         limiter.check(&limiter.rules.messages, &format!("user:{sender_id}")).await?;
 
-        let now = db::now();
-        let mut row = MessageRow {
-            id: db::new_id(),
-            room_id: room_id.to_string(),
-            sender_id: sender_id.to_string(),
-            seq: 0,
-            client_msg_id: input.client_msg_id.clone(),
-            content: input.content,
-            message_type: input.message_type.as_str().to_string(),
-            is_edited: false,
-            edited_at: None,
-            deleted_at: None,
-            delivered_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        };
+        let mut row = new_row(room_id, sender_id, &input, db::now());
         let started = std::time::Instant::now();
         let stored: Result<i64, Error> = transaction!(&mut conn, |c| {
             let seq = rooms::next_seq(c, room_id).await?.ok_or_else(|| Error::not_found("Room not found"))?;
@@ -243,6 +228,25 @@ impl MessageService {
                 last_read_at: member.last_read_at,
             })
             .collect())
+    }
+}
+
+/// A message as stored, before its `seq` is known.
+pub(super) fn new_row(room_id: &str, sender_id: &str, input: &NewMessageInput, now: NaiveDateTime) -> MessageRow {
+    MessageRow {
+        id: db::new_id(),
+        room_id: room_id.to_string(),
+        sender_id: sender_id.to_string(),
+        seq: 0,
+        client_msg_id: input.client_msg_id.clone(),
+        content: input.content.clone(),
+        message_type: input.message_type.as_str().to_string(),
+        is_edited: false,
+        edited_at: None,
+        deleted_at: None,
+        delivered_at: Some(now),
+        created_at: now,
+        updated_at: now,
     }
 }
 

@@ -339,18 +339,7 @@ impl RoomService {
 }
 
 fn new_member(room_id: &str, user_id: &str, role: Role) -> MemberRow {
-    let now = db::now();
-    MemberRow {
-        id: db::new_id(),
-        room_id: room_id.to_string(),
-        user_id: user_id.to_string(),
-        role: role.as_str().to_string(),
-        last_read_seq: 0,
-        last_read_at: None,
-        joined_at: now,
-        created_at: now,
-        updated_at: now,
-    }
+    MemberRow::new(room_id, user_id, role, db::now())
 }
 
 async fn sole_admin_with_others(conn: &mut DbConn<'_>, room_id: &str) -> Result<bool, Error> {

@@ -81,17 +81,7 @@ pub async fn provision(settings: &Settings, users: usize, rooms: usize, members:
     for (room, members) in room_rows.iter().zip(&plan) {
         for (k, &user) in members.iter().enumerate() {
             let role = if k == 0 { Role::Admin } else { Role::Member };
-            member_rows.push(MemberRow {
-                id: db::new_id(),
-                room_id: room.id.clone(),
-                user_id: fixture_users[user].id.clone(),
-                role: role.as_str().to_string(),
-                last_read_seq: 0,
-                last_read_at: None,
-                joined_at: now,
-                created_at: now,
-                updated_at: now,
-            });
+            member_rows.push(MemberRow::new(&room.id, &fixture_users[user].id, role, now));
         }
         fixture_rooms.push(FixtureRoom { id: room.id.clone(), members: members.clone() });
     }
