@@ -2,12 +2,14 @@
 //! (from the raw `/ws` frame and from already-parsed Socket.IO data) and encoding
 //! the `receive_message` every member gets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use chrono::NaiveDateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rtchat::domain::events::{ClientEvent, ServerEvent};
 use rtchat::domain::views::{MessageView, UserRef};
+use rtchat::protocol::{ClientEvent, Outgoing, ServerEvent};
 use serde_json::{Value, json};
 
 const ROOM: &str = "0192f6c1-5a2b-7c3d-8e4f-a5b6c7d8e9f0";
@@ -70,7 +72,10 @@ fn encode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let message = message();
     group.bench_function("receive_message event + ws frame", |b| {
-        b.iter(|| ServerEvent::new("receive_message", black_box(&message)).ws_frame())
+        b.iter(|| Outgoing::new(ServerEvent::ReceiveMessage(black_box(&message).clone())).ws_frame())
+    });
+    group.bench_function("receive_message event + socket.io data", |b| {
+        b.iter(|| Outgoing::new(ServerEvent::ReceiveMessage(black_box(&message).clone())).socketio_data().is_some())
     });
     group.finish();
 }

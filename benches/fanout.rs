@@ -10,10 +10,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rtchat::actors::outbound::{SessionHandle, SessionId};
-use rtchat::actors::room::fan_out;
-use rtchat::domain::events::ServerEvent;
+use rtchat::actors::room::fanout::fan_out;
+use rtchat::domain::views::{MessageView, UserRef};
+use rtchat::protocol::{Outgoing, ServerEvent};
 use rtchat::realtime::ws::WsOutbound;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 fn room(size: usize) -> (HashMap<SessionId, SessionHandle>, Vec<mpsc::Receiver<Bytes>>) {
@@ -27,15 +27,30 @@ fn room(size: usize) -> (HashMap<SessionId, SessionHandle>, Vec<mpsc::Receiver<B
     (subscribers, queues)
 }
 
-fn message(seq: i64) -> serde_json::Value {
-    json!({
-        "id": "0192f6c1-5a2b-7c3d-8e4f-000000000001", "roomId": "0192f6c1-5a2b-7c3d-8e4f-a5b6c7d8e9f0",
-        "senderId": "0192f6c1-5a2b-7c3d-8e4f-000000000002", "seq": seq, "clientMsgId": null,
-        "content": "The quick brown fox jumps over the lazy dog. ".repeat(2), "messageType": "text",
-        "isEdited": false, "editedAt": null, "deletedAt": null, "deliveredAt": "2026-11-25T12:00:00.123Z",
-        "readAt": null, "createdAt": "2026-11-25T12:00:00.123Z", "updatedAt": "2026-11-25T12:00:00.123Z",
-        "sender": {"id": "0192f6c1-5a2b-7c3d-8e4f-000000000002", "username": "alice", "fullName": "Alice Liddell"}
-    })
+fn message(seq: i64) -> MessageView {
+    let at =
+        chrono::NaiveDateTime::parse_from_str("2026-11-25 12:00:00.123", "%Y-%m-%d %H:%M:%S%.f").unwrap_or_default();
+    MessageView {
+        id: "0192f6c1-5a2b-7c3d-8e4f-000000000001".into(),
+        room_id: "0192f6c1-5a2b-7c3d-8e4f-a5b6c7d8e9f0".into(),
+        sender_id: "0192f6c1-5a2b-7c3d-8e4f-000000000002".into(),
+        seq,
+        client_msg_id: None,
+        content: "The quick brown fox jumps over the lazy dog. ".repeat(2),
+        message_type: "text".into(),
+        is_edited: false,
+        edited_at: None,
+        deleted_at: None,
+        delivered_at: Some(at),
+        read_at: None,
+        created_at: at,
+        updated_at: at,
+        sender: UserRef {
+            id: "0192f6c1-5a2b-7c3d-8e4f-000000000002".into(),
+            username: "alice".into(),
+            full_name: "Alice Liddell".into(),
+        },
+    }
 }
 
 fn fanout(c: &mut Criterion) {
@@ -47,7 +62,7 @@ fn fanout(c: &mut Criterion) {
             let mut seq = 0;
             b.iter(|| {
                 seq += 1;
-                let event = ServerEvent::new("receive_message", message(seq));
+                let event = Outgoing::new(ServerEvent::ReceiveMessage(message(seq)));
                 let outcome = fan_out(&subscribers, black_box(&event), None);
                 for queue in &mut queues {
                     while queue.try_recv().is_ok() {}

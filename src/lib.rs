@@ -2,15 +2,24 @@
 //! Socket.IO contract.
 //!
 //! Layers, each importing only those below it:
-//! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO)
-//! - actors: [`actors`] (session, room, presence, supervisors; the [`actors::Hub`] facade)
+//! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO, `/ws`)
+//! - actors: [`actors`] (rooms, sessions, presence, supervisors; reached through
+//!   the narrow handles `Rooms` and `Sessions`)
 //! - wiring: [`startup`] (one listener for all transports), [`state`]
-//! - services: [`services`] (rooms, messages, access rules), [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
+//! - services: [`services`] (rooms, messages, the group-commit message store, access
+//!   rules), [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
 //!   SQLite/PostgreSQL/MySQL), [`limits`] (rate limits, Redis or in-process)
-//! - domain: [`domain`] (validated inputs, wire views)
+//! - domain: [`protocol`] (the typed realtime events and answers), [`domain`]
+//!   (validated inputs, wire views)
 //! - base: [`config`] (layered settings), [`error`] (the one error type),
-//!   [`telemetry`]
+//!   [`telemetry`], [`metrics`]
 //! - tools: [`loadtest`] (`rtchat loadtest`, the load generator)
+//!
+//! One message, frame to socket: `realtime::ws`/`realtime::socketio` decode a
+//! [`protocol::ClientEvent`] -> `actors::session` hands it to its room ->
+//! `actors::room::sends` batches and stores it via `services::message_store` ->
+//! `actors::room::fanout` hands one [`protocol::Outgoing`] to every subscriber ->
+//! each connection's writer sends the shared bytes.
 
 pub mod actors;
 pub mod auth;
@@ -22,6 +31,7 @@ pub mod http;
 pub mod limits;
 pub mod loadtest;
 pub mod metrics;
+pub mod protocol;
 pub mod realtime;
 pub mod services;
 pub mod startup;

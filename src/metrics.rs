@@ -15,6 +15,7 @@ pub const MESSAGES_STORED: &str = "rtchat_messages_stored_total";
 pub const ACKS: &str = "rtchat_acks_total";
 pub const ACK_SECONDS: &str = "rtchat_ack_seconds";
 pub const DB_SECONDS: &str = "rtchat_db_write_seconds";
+pub const STORE_ROUND_ROWS: &str = "rtchat_store_round_rows";
 pub const DB_POOL_WAIT_SECONDS: &str = "rtchat_db_pool_wait_seconds";
 pub const RATE_LIMITED: &str = "rtchat_rate_limit_refusals_total";
 pub const LAGGING_DROPPED: &str = "rtchat_lagging_sessions_dropped_total";

@@ -22,12 +22,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::actors::Hub;
+use crate::actors::room::RoomServices;
+use crate::actors::tree::ActorTree;
 use crate::auth::AuthService;
 use crate::config::Settings;
-use crate::db::{DbPool, migrations};
+use crate::db::{BackendKind, DbPool, migrations};
 use crate::http::request::PeerAddr;
 use crate::limits::{Limiter, RedisStore, Rules};
+use crate::services::message_store::MessageStore;
 use crate::services::{MessageService, RoomService};
 use crate::state::AppState;
 
@@ -82,14 +84,21 @@ impl Application {
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?;
         let rooms = RoomService::new(db.clone());
         let messages = MessageService::new(db.clone(), limiter.clone());
-        let hub = Hub::start(db.clone(), rooms.clone(), messages.clone(), settings.realtime.events_per_minute)
+        // SQLite has one writer at a time; the others commit one round while the
+        // next is prepared.
+        let writers = if db.kind() == BackendKind::Sqlite { 1 } else { 2 };
+        let store = MessageStore::start(db.clone(), writers);
+        let services = RoomServices { rooms: rooms.clone(), messages: messages.clone(), store };
+        let tree = ActorTree::start(db.clone(), services, settings.realtime.events_per_minute)
             .await
             .map_err(StartupError::Actors)?;
         let state = Arc::new(AppState {
             auth: AuthService::new(db.clone(), settings.auth.clone()),
             rooms,
             messages,
-            hub,
+            room_actors: tree.rooms.clone(),
+            sessions: tree.sessions.clone(),
+            tree,
             db,
             limiter,
             redis,
@@ -166,11 +175,11 @@ impl Application {
         }
         drop(listener);
         tracing::info!("shutting down: no new connections; telling clients; waiting for in-flight requests");
-        state.hub.announce_shutdown();
+        state.sessions.announce_shutdown();
         // Let the notices reach the clients before their connections close.
         tokio::time::sleep(Duration::from_millis(200)).await;
         io.close().await;
-        state.hub.stop();
+        state.tree.stop();
         let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
         if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing remaining connections");

@@ -1,4 +1,5 @@
-//! What every request handler and actor shares: settings, the pool, services.
+//! What every request handler shares: settings, the pool, services and the
+//! actors' handles.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,7 +7,9 @@ use std::time::Instant;
 use bb8_redis::RedisConnectionManager;
 use bb8_redis::bb8::Pool;
 
-use crate::actors::Hub;
+use crate::actors::rooms::Rooms;
+use crate::actors::sessions::Sessions;
+use crate::actors::tree::ActorTree;
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::db::DbPool;
@@ -18,10 +21,13 @@ pub struct AppState {
     pub db: DbPool,
     pub auth: AuthService,
     pub limiter: Arc<Limiter>,
+    /// Reads (lists, details, history); writes go through the room actors.
     pub rooms: RoomService,
     pub messages: MessageService,
-    /// The actor tree; realtime transports and room-changing REST writes go through it.
-    pub hub: Hub,
+    /// Every write that changes a room goes to its actor through this.
+    pub room_actors: Rooms,
+    pub sessions: Sessions,
+    pub tree: ActorTree,
     pub redis: Option<Pool<RedisConnectionManager>>,
     pub started_at: Instant,
 }

@@ -1,6 +1,8 @@
 //! The `rtchat` binary's start-up: bad configuration fails at once with one line
 //! naming the setting; production refuses weak secrets; `migrate` works.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Output};
 
 fn rtchat(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::events::SharedEvent;
+use crate::protocol::SharedEvent;
 
 /// The client's outbound queue is full: it stopped reading.
 #[derive(Debug)]

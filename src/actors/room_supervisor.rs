@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
-use super::presence::PresenceMsg;
-use super::room::{RoomActor, RoomArgs, RoomMsg, RoomShared};
+use super::room::fanout::RoomShared;
+use super::room::{RoomActor, RoomArgs, RoomMsg, RoomServices};
 use super::supervisor::{FailureLog, SupervisorStats};
 use crate::error::Error;
-use crate::services::{MessageService, RoomService};
 
 /// A room with no subscriber and no message for this long is stopped.
 const IDLE_AFTER_SECS: u64 = 60;
@@ -38,8 +37,13 @@ impl Default for RoomDirectory {
 }
 
 impl RoomDirectory {
+    /// The room's actor if it is live. One that stopped (its room was deleted, or
+    /// it was swept as idle) may stay listed until the supervisor hears of it:
+    /// it is not handed out meanwhile.
     pub fn get(&self, room_id: &str) -> Option<ActorRef<RoomMsg>> {
-        self.rooms.read().unwrap_or_else(|p| p.into_inner()).get(room_id).map(|entry| entry.actor.clone())
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        let actor = &rooms.get(room_id)?.actor;
+        ractor::ACTIVE_STATES.contains(&actor.get_status()).then(|| actor.clone())
     }
 
     pub fn now_secs(&self) -> u64 {
@@ -52,6 +56,11 @@ impl RoomDirectory {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Every live room's actor.
+    pub fn actors(&self) -> Vec<ActorRef<RoomMsg>> {
+        self.rooms.read().unwrap_or_else(|p| p.into_inner()).values().map(|entry| entry.actor.clone()).collect()
     }
 
     /// What outlives the room's actor (subscribers, counters), if the room is live.
@@ -89,9 +98,7 @@ pub enum RoomSupervisorMsg {
 
 pub struct RoomSupervisorArgs {
     pub directory: Arc<RoomDirectory>,
-    pub rooms: RoomService,
-    pub messages: MessageService,
-    pub presence: ActorRef<PresenceMsg>,
+    pub services: RoomServices,
 }
 
 pub struct RoomSupervisorState {
@@ -102,26 +109,29 @@ pub struct RoomSupervisorState {
 pub struct RoomSupervisor;
 
 impl RoomSupervisorState {
+    /// Loads the room (members included) and starts its actor; `None` when the
+    /// room does not exist, so made-up ids never make the server hold actors.
     async fn spawn_room(
         &self,
         myself: &ActorRef<RoomSupervisorMsg>,
         room_id: &str,
         shared: Arc<RoomShared>,
-    ) -> Result<ActorRef<RoomMsg>, String> {
+    ) -> Result<Option<ActorRef<RoomMsg>>, Error> {
+        let Some(loaded) = self.args.services.rooms.load_live(room_id).await? else { return Ok(None) };
         let directory = self.args.directory.clone();
         let args = RoomArgs {
             room_id: room_id.to_string(),
+            loaded,
             shared: shared.clone(),
-            rooms: self.args.rooms.clone(),
-            messages: self.args.messages.clone(),
-            presence: self.args.presence.clone(),
+            services: self.args.services.clone(),
             clock: Arc::new(move || directory.now_secs()),
         };
         shared.last_active.store(self.args.directory.now_secs(), Ordering::Relaxed);
-        let (actor, _) =
-            Actor::spawn_linked(None, RoomActor, args, myself.get_cell()).await.map_err(|e| e.to_string())?;
+        let (actor, _) = Actor::spawn_linked(None, RoomActor, args, myself.get_cell())
+            .await
+            .map_err(|e| Error::internal(format!("room actor: {e}")))?;
         self.args.directory.write().insert(room_id.to_string(), RoomEntry { actor: actor.clone(), shared });
-        Ok(actor)
+        Ok(Some(actor))
     }
 
     fn room_of(&self, cell: &ractor::ActorCell) -> Option<(String, Arc<RoomShared>)> {
@@ -159,11 +169,9 @@ impl Actor for RoomSupervisor {
                 let live = state.args.directory.get(&room_id);
                 let outcome = match live {
                     Some(actor) => Ok(actor),
-                    // Only rooms that exist get an actor: made-up ids must not
-                    // make the server hold actors.
-                    None => match state.args.rooms.exists(&room_id).await {
-                        Ok(true) => state.spawn_room(&myself, &room_id, Arc::default()).await.map_err(Error::internal),
-                        Ok(false) => Err(Error::not_found("Room not found")),
+                    None => match state.spawn_room(&myself, &room_id, Arc::default()).await {
+                        Ok(Some(actor)) => Ok(actor),
+                        Ok(None) => Err(Error::not_found("Room not found")),
                         Err(error) => Err(error),
                     },
                 };
@@ -209,8 +217,13 @@ impl Actor for RoomSupervisor {
                     metrics::counter!(crate::metrics::ACTOR_RESTARTS, "actor" => "room").increment(1);
                     state.failures.record(format!("room:{room_id}"), error.to_string());
                     state.args.directory.write().remove(&room_id);
-                    if let Err(reason) = state.spawn_room(&myself, &room_id, shared).await {
-                        tracing::error!(room = %room_id, %reason, "room actor could not be restarted");
+                    // What was queued for the failed actor is gone (each request
+                    // was answered with a retryable error when it was dropped).
+                    shared.waiting.store(0, Ordering::Relaxed);
+                    match state.spawn_room(&myself, &room_id, shared).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => tracing::info!(room = %room_id, "room is gone; not restarted"),
+                        Err(reason) => tracing::error!(room = %room_id, %reason, "room actor could not be restarted"),
                     }
                 }
             }

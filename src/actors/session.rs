@@ -1,25 +1,35 @@
-//! Session actor: one per connected client, whatever the transport. It handles
-//! the client's events one at a time (so a client's own events keep their order),
-//! answers each, and on stop leaves its rooms and ends its presence.
+//! Session actor: one per connected client, whatever the transport. It takes the
+//! client's events in order, checks the connection's event budget, and hands
+//! each to the room it concerns with the answer attached: it never waits for a
+//! room to store anything, so a client's sends pipeline into the room's batches
+//! and come back acked in order. Only joins and replays (`sync`) are awaited.
+//! On stop it leaves its rooms and ends its presence.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::hub::Hub;
 use super::outbound::SessionHandle;
 use super::presence::PresenceMsg;
+use super::reply::Reply;
+use super::room::RoomMsg;
+use super::rooms::Rooms;
 use crate::auth::AuthUser;
-use crate::domain::events::{ClientEvent, ServerEvent};
 use crate::domain::message::HistoryQuery;
 use crate::error::Error;
+use crate::protocol::server::ServerEvent;
+use crate::protocol::{Answer, AnswerFn, ClientEvent, Outgoing};
+use crate::services::MessageService;
+use crate::services::messages::HistoryPage;
 
-/// Called with the answer when the client asked for one (Socket.IO ack, `/ws` ack).
-pub type AnswerFn = Box<dyn FnOnce(Result<Value, Error>) + Send>;
+/// Client events handed to rooms and not yet answered, per session. Past it the
+/// client is told to wait for its answers (its events are refused, not queued).
+pub const MAX_IN_FLIGHT: usize = 256;
 
 pub enum SessionMsg {
     Client {
@@ -39,21 +49,31 @@ pub enum SessionMsg {
     Shutdown,
 }
 
+/// What a session needs from the rest of the tree.
+#[derive(Clone)]
+pub struct SessionServices {
+    pub rooms: Rooms,
+    pub presence: ActorRef<PresenceMsg>,
+    pub messages: MessageService,
+    pub events_per_minute: u32,
+}
+
 pub struct SessionArgs {
     pub transport: &'static str,
-    pub hub: Hub,
+    pub services: SessionServices,
     pub user: AuthUser,
     pub handle: SessionHandle,
 }
 
 pub struct SessionState {
     transport: &'static str,
-    hub: Hub,
+    services: SessionServices,
     user: AuthUser,
     handle: SessionHandle,
     joined: HashSet<String>,
     window_started: Instant,
     window_events: u32,
+    in_flight: Arc<AtomicUsize>,
 }
 
 pub struct SessionActor;
@@ -64,25 +84,25 @@ impl Actor for SessionActor {
     type Arguments = SessionArgs;
 
     async fn pre_start(&self, _: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
-        let _ = args.hub.presence().cast(PresenceMsg::SessionStarted { user_id: args.user.id.clone() });
+        let _ = args.services.presence.cast(PresenceMsg::SessionStarted { user_id: args.user.id.clone() });
         metrics::gauge!(crate::metrics::SESSIONS, "transport" => args.transport).increment(1.0);
         Ok(SessionState {
             transport: args.transport,
-            hub: args.hub,
+            services: args.services,
             user: args.user,
             handle: args.handle,
             joined: HashSet::new(),
             window_started: Instant::now(),
             window_events: 0,
+            in_flight: Arc::default(),
         })
     }
 
     async fn post_stop(&self, _: ActorRef<SessionMsg>, state: &mut SessionState) -> Result<(), ActorProcessingErr> {
         for room_id in state.joined.drain() {
-            state.hub.unsubscribe(&room_id, state.handle.id);
-            let _ = state.hub.presence().cast(PresenceMsg::StopTyping { room_id, user_id: state.user.id.clone() });
+            state.services.rooms.unsubscribe(&room_id, state.handle.id);
         }
-        let _ = state.hub.presence().cast(PresenceMsg::SessionEnded { user_id: state.user.id.clone() });
+        let _ = state.services.presence.cast(PresenceMsg::SessionEnded { user_id: state.user.id.clone() });
         metrics::gauge!(crate::metrics::SESSIONS, "transport" => state.transport).decrement(1.0);
         Ok(())
     }
@@ -106,38 +126,29 @@ impl Actor for SessionActor {
 
 impl SessionState {
     async fn on_message(&mut self, message: SessionMsg) {
-        let state = self;
         match message {
             SessionMsg::Client { event, answer } => {
-                let started = std::time::Instant::now();
                 let name = event.name();
                 metrics::counter!(crate::metrics::EVENTS_IN, "event" => name).increment(1);
-                let outcome = match state.admit() {
-                    Ok(()) => state.apply(event).await,
-                    Err(error) => Err(error),
-                };
-                if answer.is_some() {
-                    let status = if outcome.is_ok() { "success" } else { "error" };
-                    metrics::counter!(crate::metrics::ACKS, "event" => name, "status" => status).increment(1);
-                    metrics::histogram!(crate::metrics::ACK_SECONDS, "event" => name)
-                        .record(started.elapsed().as_secs_f64());
+                let respond = self.responder(name, answer);
+                match self.admit() {
+                    Ok(()) => self.apply(event, respond).await,
+                    Err(error) => respond(Err(error)),
                 }
-                state.respond(outcome, answer);
             }
-            SessionMsg::Refuse { error, answer } => state.respond(Err(error), answer),
+            SessionMsg::Refuse { error, answer } => self.responder("invalid", answer)(Err(error)),
             SessionMsg::Shutdown => {
-                let notice = json!({"message": "Server is shutting down; reconnect to continue", "reconnect": true});
-                let _ = state.handle.deliver(&ServerEvent::new("server_shutdown", notice));
-                state.handle.close("server shutting down");
+                let _ = self.handle.deliver(&Outgoing::new(ServerEvent::shutdown()));
+                self.handle.close("server shutting down");
             }
             SessionMsg::Recover { offsets } => {
                 for (room_id, after_seq) in offsets {
-                    let recovered = match state.join(&room_id).await {
-                        Ok(_) => state.sync(&room_id, after_seq).await.map(drop),
+                    let recovered = match self.join(&room_id).await {
+                        Ok(_) => self.sync(&room_id, after_seq).await.map(drop),
                         Err(error) => Err(error),
                     };
                     if let Err(error) = recovered {
-                        state.respond(Err(error), None);
+                        self.responder("sync", None)(Err(error));
                     }
                 }
             }
@@ -152,94 +163,159 @@ impl SessionState {
             self.window_events = 0;
         }
         self.window_events += 1;
-        if self.window_events > self.hub.events_per_minute() {
+        if self.window_events > self.services.events_per_minute {
             let left = Duration::from_secs(60).saturating_sub(now.duration_since(self.window_started));
             return Err(Error::RateLimited { retry_after_secs: left.as_secs().max(1) });
         }
         Ok(())
     }
 
-    fn respond(&self, outcome: Result<Value, Error>, answer: Option<AnswerFn>) {
-        match (answer, outcome) {
-            (Some(answer), outcome) => answer(outcome),
-            (None, Err(error)) => {
-                if self.handle.deliver(&ServerEvent::error(&error)).is_err() {
-                    self.handle.close("lagging");
+    /// What answers an event: its ack when the client asked for one, else the
+    /// `error` event on failure. Usable from any actor, at any later time.
+    fn responder(
+        &self,
+        name: &'static str,
+        answer: Option<AnswerFn>,
+    ) -> impl FnOnce(Result<Answer, Error>) + Send + 'static {
+        let handle = self.handle.clone();
+        let started = std::time::Instant::now();
+        move |outcome: Result<Answer, Error>| match answer {
+            Some(answer) => {
+                let status = if outcome.is_ok() { "success" } else { "error" };
+                metrics::counter!(crate::metrics::ACKS, "event" => name, "status" => status).increment(1);
+                metrics::histogram!(crate::metrics::ACK_SECONDS, "event" => name)
+                    .record(started.elapsed().as_secs_f64());
+                answer(outcome);
+            }
+            None => {
+                if let Err(error) = outcome
+                    && handle.deliver(&Outgoing::new(ServerEvent::error(&error))).is_err()
+                {
+                    handle.close("lagging");
                 }
             }
-            (None, Ok(_)) => {}
         }
     }
 
-    async fn apply(&mut self, event: ClientEvent) -> Result<Value, Error> {
+    async fn apply(&mut self, event: ClientEvent, respond: impl FnOnce(Result<Answer, Error>) + Send + 'static) {
         let user_id = self.user.id.clone();
         match event {
             ClientEvent::JoinRoom { room_id } => {
-                let last_seq = self.join(&room_id).await?;
-                Ok(json!({"roomId": room_id, "lastSeq": last_seq}))
+                let outcome = self.join(&room_id).await;
+                respond(outcome.map(|last_seq| Answer::Joined { room_id, last_seq }));
             }
             ClientEvent::LeaveRoom { room_id } => {
                 if self.joined.remove(&room_id) {
-                    self.hub.unsubscribe(&room_id, self.handle.id);
-                    let _ = self.hub.presence().cast(PresenceMsg::StopTyping { room_id: room_id.clone(), user_id });
+                    self.services.rooms.unsubscribe(&room_id, self.handle.id);
                 }
-                Ok(json!({"roomId": room_id}))
+                respond(Ok(Answer::Left { room_id }));
             }
             ClientEvent::SendMessage { room_id, input } => {
-                Ok(serde_json::to_value(self.hub.send(&user_id, &room_id, input).await?.message).unwrap_or_default())
+                let Some(reply) = self.in_flight(respond) else { return };
+                let reply = reply.map(|sent: crate::services::messages::Sent| Answer::Message(sent.message));
+                self.tell(&room_id, RoomMsg::Send { user_id, input, reply }).await;
             }
-            ClientEvent::EditMessage { message_id, content } => {
-                let room_id = self.hub.room_of_message(&message_id).await?;
-                Ok(serde_json::to_value(self.hub.edit(&user_id, &room_id, &message_id, &content).await?)
-                    .unwrap_or_default())
+            ClientEvent::EditMessage { message_id, room_id, content } => {
+                let room_id = match self.room_of(room_id, &message_id).await {
+                    Ok(room_id) => room_id,
+                    Err(error) => return respond(Err(error)),
+                };
+                let Some(reply) = self.in_flight(respond) else { return };
+                let reply = reply.map(Answer::Message);
+                self.tell(&room_id, RoomMsg::Edit { user_id, message_id, content, reply }).await;
             }
-            ClientEvent::DeleteMessage { message_id } => {
-                let room_id = self.hub.room_of_message(&message_id).await?;
-                let message = self.hub.delete(&user_id, &room_id, &message_id).await?;
-                Ok(json!({"messageId": message.id, "roomId": message.room_id, "seq": message.seq}))
+            ClientEvent::DeleteMessage { message_id, room_id } => {
+                let room_id = match self.room_of(room_id, &message_id).await {
+                    Ok(room_id) => room_id,
+                    Err(error) => return respond(Err(error)),
+                };
+                let Some(reply) = self.in_flight(respond) else { return };
+                let reply = reply.map(|m: crate::domain::views::MessageView| Answer::Deleted {
+                    message_id: m.id,
+                    room_id: m.room_id,
+                    seq: m.seq,
+                });
+                self.tell(&room_id, RoomMsg::Delete { user_id, message_id, reply }).await;
             }
-            ClientEvent::MarkRead { message_id } => {
-                let room_id = self.hub.room_of_message(&message_id).await?;
-                Ok(serde_json::to_value(self.hub.read(&user_id, &room_id, &message_id).await?).unwrap_or_default())
+            ClientEvent::MarkRead { message_id, room_id } => {
+                let room_id = match self.room_of(room_id, &message_id).await {
+                    Ok(room_id) => room_id,
+                    Err(error) => return respond(Err(error)),
+                };
+                let Some(reply) = self.in_flight(respond) else { return };
+                let reply = reply.map(Answer::Read);
+                self.tell(&room_id, RoomMsg::Read { user_id, message_id, reply }).await;
             }
             ClientEvent::Typing { room_id, is_typing } => {
-                self.hub.typing(&room_id, &user_id, self.handle.id, is_typing).await?;
-                Ok(json!({"roomId": room_id, "isTyping": is_typing}))
+                let Some(reply) = self.in_flight(respond) else { return };
+                let answered = room_id.clone();
+                let reply = reply.map(move |()| Answer::Typing { room_id: answered, is_typing });
+                let session_id = self.handle.id;
+                self.tell(&room_id, RoomMsg::Typing { user_id, session_id, is_typing, reply }).await;
             }
-            ClientEvent::Sync { room_id, after_seq } => self.sync(&room_id, after_seq).await,
+            ClientEvent::Sync { room_id, after_seq } => respond(self.sync(&room_id, after_seq).await),
+        }
+    }
+
+    /// A reply that answers the client and counts the event as in flight until
+    /// then; `None` (the client told to wait) past [`MAX_IN_FLIGHT`].
+    fn in_flight<T: Send + 'static>(
+        &self,
+        respond: impl FnOnce(Result<T, Error>) + Send + 'static,
+    ) -> Option<Reply<T>> {
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            respond(Err(Error::RateLimited { retry_after_secs: 1 }));
+            return None;
+        }
+        let in_flight = self.in_flight.clone();
+        Some(Reply::new(move |outcome| {
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            respond(outcome);
+        }))
+    }
+
+    /// Hands a request to its room; if it cannot be delivered, its reply (dropped
+    /// with it) answers the client.
+    async fn tell(&self, room_id: &str, message: RoomMsg) {
+        if let Err(error) = self.services.rooms.tell(room_id, message).await {
+            tracing::debug!(%error, room = room_id, "request not delivered to its room");
+        }
+    }
+
+    /// The message's room: the client's hint, else looked up.
+    async fn room_of(&self, hint: Option<String>, message_id: &str) -> Result<String, Error> {
+        match hint {
+            Some(room_id) => Ok(room_id),
+            None => self.services.messages.room_of(message_id).await,
         }
     }
 
     async fn join(&mut self, room_id: &str) -> Result<i64, Error> {
-        let last_seq = self.hub.subscribe(room_id, self.handle.clone()).await?;
+        let last_seq = self.services.rooms.subscribe(room_id, self.handle.clone()).await?;
         self.joined.insert(room_id.to_string());
         Ok(last_seq)
     }
 
     /// Replays every message after `after_seq` to this session alone, in order.
-    async fn sync(&self, room_id: &str, after_seq: i64) -> Result<Value, Error> {
+    async fn sync(&self, room_id: &str, after_seq: i64) -> Result<Answer, Error> {
         let mut cursor = after_seq;
         let mut replayed = 0usize;
         loop {
-            let page = self
-                .hub
-                .messages()
-                .history(&self.user.id, room_id, HistoryQuery::After { seq: cursor, limit: 100 })
-                .await?;
-            for message in &page.messages {
-                if self.handle.deliver(&ServerEvent::new("receive_message", message)).is_err() {
+            let query = HistoryQuery::After { seq: cursor, limit: 100 };
+            let page = self.services.messages.history(&self.user.id, room_id, query).await?;
+            for message in page.messages.iter() {
+                if self.handle.deliver(&Outgoing::new(ServerEvent::ReceiveMessage(message.clone()))).is_err() {
                     self.handle.close("lagging");
                     return Err(Error::Unavailable("client is not reading".into()));
                 }
                 cursor = message.seq;
                 replayed += 1;
             }
-            if page.messages.is_empty()
-                || !matches!(page.pagination, crate::services::messages::HistoryPage::Cursor { has_more: true, .. })
-            {
+            if page.messages.is_empty() || !matches!(page.pagination, HistoryPage::Cursor { has_more: true, .. }) {
                 break;
             }
         }
-        Ok(json!({"roomId": room_id, "lastSeq": cursor, "replayed": replayed}))
+        Ok(Answer::Synced { room_id: room_id.to_string(), last_seq: cursor, replayed })
     }
 }

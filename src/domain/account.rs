@@ -1,15 +1,10 @@
 //! Account inputs: parsed from the request, trimmed, THEN checked (the seed checked
 //! lengths before trimming and stored whitespace-only names as "").
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use validator::{Validate, ValidationError};
 
 use super::form::{Form, chars, failure, first_failure};
 use crate::error::Error;
-
-static USERNAME_PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z0-9_]+$").expect("static pattern"));
 
 #[derive(Debug, Validate)]
 pub struct RegisterInput {
@@ -98,7 +93,7 @@ fn username_rules(value: &str) -> Result<(), ValidationError> {
     match chars(value) {
         0..3 => Err(failure("Username must be at least 3 characters long")),
         31.. => Err(failure("Username must be at most 30 characters long")),
-        _ if !USERNAME_PATTERN.is_match(value) => {
+        _ if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
             Err(failure("Username can only contain letters, numbers and underscores"))
         }
         _ => Ok(()),

@@ -2,7 +2,6 @@
 //! does I/O.
 
 pub mod account;
-pub mod events;
 pub mod form;
 pub mod message;
 pub mod room;

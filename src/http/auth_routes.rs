@@ -90,6 +90,8 @@ async fn update_profile(mut request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let update = ProfileUpdate::from_form(&request.form().await?)?;
     let user = request.state.auth.update_profile(&caller, update).await?;
+    // Live rooms carry the new name on the user's next messages.
+    request.state.room_actors.user_renamed(&crate::domain::views::UserRef::from(&user));
     ApiReply::ok(ProfileView::from(&user))
 }
 

@@ -50,7 +50,7 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     let metrics = {
         let state = state.clone();
         warp::path!("metrics").and(warp::get()).map(move || {
-            metrics::gauge!(crate::metrics::ACTIVE_ROOMS).set(state.hub.active_rooms() as f64);
+            metrics::gauge!(crate::metrics::ACTIVE_ROOMS).set(state.room_actors.active() as f64);
             let mut response = warp::reply::Response::new(crate::metrics::render().into());
             response
                 .headers_mut()
@@ -112,7 +112,7 @@ async fn supervisor_tree(state: Arc<AppState>, auth: Option<String>) -> Response
     if let Err(error) = operator_allowed(&state, auth.as_deref()) {
         return super::response::error(&error);
     }
-    let tree = state.hub.snapshot().await;
+    let tree = state.tree.snapshot().await;
     json_response(
         StatusCode::OK,
         &json!({
@@ -130,6 +130,6 @@ async fn fail_room(state: Arc<AppState>, room_id: String, auth: Option<String>) 
     if let Err(error) = operator_allowed(&state, auth.as_deref()) {
         return super::response::error(&error);
     }
-    let failed = state.hub.fail_room(&room_id);
+    let failed = state.room_actors.fail_room(&room_id);
     json_response(StatusCode::OK, &json!({ "status": "ok", "roomId": room_id, "failed": failed }))
 }

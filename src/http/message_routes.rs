@@ -9,6 +9,7 @@ use warp::reply::Response;
 
 use super::request::{ApiRequest, run};
 use super::response::ApiReply;
+use crate::actors::room::RoomMsg;
 use crate::domain::message::{HistoryQuery, NewMessageInput};
 use crate::domain::room::parse_id;
 use crate::error::Error;
@@ -59,7 +60,8 @@ async fn send(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Erro
         return Err(Error::invalid("roomId in the body does not match the room in the path"));
     }
     let input = NewMessageInput::from_form(&form)?;
-    let sent = request.state.hub.send(&caller.id, &room_id, input).await?;
+    let user_id = caller.id.clone();
+    let sent = request.state.room_actors.ask(&room_id, |reply| RoomMsg::Send { user_id, input, reply }).await?;
     let data = json!({ "message": sent.message });
     if sent.created { ApiReply::created(data) } else { ApiReply::with_status(StatusCode::OK, data) }
 }
@@ -69,7 +71,9 @@ async fn edit(mut request: ApiRequest, room_id: String, message_id: String) -> R
     let room_id = parse_id(&room_id, "room")?;
     let message_id = parse_id(&message_id, "message")?;
     let content = request.form().await?.required_string("content", "Content")?;
-    let message = request.state.hub.edit(&caller.id, &room_id, &message_id, &content).await?;
+    let user_id = caller.id.clone();
+    let message =
+        request.state.room_actors.ask(&room_id, |reply| RoomMsg::Edit { user_id, message_id, content, reply }).await?;
     ApiReply::ok(json!({ "message": message }))
 }
 
@@ -77,7 +81,9 @@ async fn delete(request: ApiRequest, room_id: String, message_id: String) -> Res
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let message_id = parse_id(&message_id, "message")?;
-    let message = request.state.hub.delete(&caller.id, &room_id, &message_id).await?;
+    let user_id = caller.id.clone();
+    let message =
+        request.state.room_actors.ask(&room_id, |reply| RoomMsg::Delete { user_id, message_id, reply }).await?;
     ApiReply::ok(json!({ "messageId": message.id, "roomId": message.room_id, "message": message }))
 }
 
@@ -85,7 +91,8 @@ async fn mark_read(request: ApiRequest, room_id: String, message_id: String) -> 
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let message_id = parse_id(&message_id, "message")?;
-    let receipt = request.state.hub.read(&caller.id, &room_id, &message_id).await?;
+    let user_id = caller.id.clone();
+    let receipt = request.state.room_actors.ask(&room_id, |reply| RoomMsg::Read { user_id, message_id, reply }).await?;
     ApiReply::ok(receipt)
 }
 

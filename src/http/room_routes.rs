@@ -7,6 +7,7 @@ use warp::reply::Response;
 
 use super::request::{ApiRequest, run};
 use super::response::ApiReply;
+use crate::actors::room::RoomMsg;
 use crate::domain::form::Form;
 use crate::domain::room::{NewRoomInput, Role, RoomUpdate, parse_id};
 use crate::error::Error;
@@ -117,15 +118,16 @@ async fn update(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Er
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let update = RoomUpdate::from_form(&request.form().await?)?;
-    let room = request.state.rooms.update(&caller.id, &room_id, update).await?;
+    let admin_id = caller.id.clone();
+    let room = request.state.room_actors.ask(&room_id, |reply| RoomMsg::Update { admin_id, update, reply }).await?;
     ApiReply::ok(json!({ "room": room }))
 }
 
 async fn delete(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
-    request.state.rooms.delete(&caller.id, &room_id).await?;
-    request.state.hub.room_deleted(&room_id);
+    let admin_id = caller.id.clone();
+    request.state.room_actors.ask(&room_id, |reply| RoomMsg::DeleteRoom { admin_id, reply }).await?;
     ApiReply::ok(json!({ "message": "Room deleted", "roomId": room_id }))
 }
 
@@ -144,15 +146,21 @@ async fn join(mut request: ApiRequest, path_id: Option<String>) -> Result<ApiRep
         (None, body) => body,
     };
     let invite_code = form.string("inviteCode", "inviteCode")?.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
-    let joined = request.state.rooms.join(&caller.id, room_id.as_deref(), invite_code.as_deref()).await?;
+    let room_id = match (room_id, &invite_code) {
+        (Some(room_id), _) => room_id,
+        (None, Some(code)) => request.state.rooms.room_with_invite_code(code).await?,
+        (None, None) => return Err(Error::MissingField("roomId or inviteCode is required".into())),
+    };
+    let user_id = caller.id.clone();
+    let joined = request.state.room_actors.ask(&room_id, |reply| RoomMsg::Join { user_id, invite_code, reply }).await?;
     ApiReply::ok(json!({ "room": joined.room }))
 }
 
 async fn leave(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
-    request.state.rooms.leave(&caller.id, &room_id).await?;
-    request.state.hub.member_removed(&room_id, &caller.id, "left");
+    let user_id = caller.id.clone();
+    request.state.room_actors.ask(&room_id, |reply| RoomMsg::Leave { user_id, reply }).await?;
     ApiReply::ok(json!({ "message": "You left the room", "roomId": room_id }))
 }
 
@@ -166,7 +174,8 @@ async fn invite_code(request: ApiRequest, room_id: String) -> Result<ApiReply, E
 async fn rotate_invite(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
-    let code = request.state.rooms.rotate_invite_code(&caller.id, &room_id).await?;
+    let admin_id = caller.id.clone();
+    let code = request.state.room_actors.ask(&room_id, |reply| RoomMsg::RotateInvite { admin_id, reply }).await?;
     ApiReply::ok(json!({ "roomId": room_id, "inviteCode": code }))
 }
 
@@ -174,7 +183,8 @@ async fn set_role(request: ApiRequest, room_id: String, user_id: String, role: R
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let user_id = parse_id(&user_id, "user")?;
-    request.state.rooms.set_role(&caller.id, &room_id, &user_id, role).await?;
+    let (admin_id, target_id) = (caller.id.clone(), user_id.clone());
+    request.state.room_actors.ask(&room_id, |reply| RoomMsg::SetRole { admin_id, target_id, role, reply }).await?;
     ApiReply::ok(json!({ "roomId": room_id, "userId": user_id, "role": role.as_str() }))
 }
 
@@ -182,8 +192,8 @@ async fn kick(request: ApiRequest, room_id: String, user_id: String) -> Result<A
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let user_id = parse_id(&user_id, "user")?;
-    request.state.rooms.kick(&caller.id, &room_id, &user_id).await?;
-    request.state.hub.member_removed(&room_id, &user_id, "kicked");
+    let (admin_id, target_id) = (caller.id.clone(), user_id.clone());
+    request.state.room_actors.ask(&room_id, |reply| RoomMsg::Kick { admin_id, target_id, reply }).await?;
     ApiReply::ok(json!({ "message": "Member removed", "roomId": room_id, "userId": user_id }))
 }
 
@@ -199,8 +209,8 @@ async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error
     let room_id = parse_id(&room_id, "room")?;
     let form: Form = request.form().await?;
     let user_id = parse_id(&form.required_string("userId", "userId")?, "user")?;
-    request.state.rooms.ban(&caller.id, &room_id, &user_id).await?;
-    request.state.hub.member_removed(&room_id, &user_id, "banned");
+    let (admin_id, target_id) = (caller.id.clone(), user_id.clone());
+    request.state.room_actors.ask(&room_id, |reply| RoomMsg::Ban { admin_id, target_id, reply }).await?;
     ApiReply::ok(json!({ "message": "User banned", "roomId": room_id, "userId": user_id }))
 }
 

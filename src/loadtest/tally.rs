@@ -51,7 +51,8 @@ pub struct Latencies {
 
 impl Default for Latencies {
     fn default() -> Self {
-        // 1 µs .. 1 hour, 3 significant digits.
+        // 1 µs .. 1 hour, 3 significant digits: constant bounds that are valid.
+        #[allow(clippy::expect_used)]
         let new = || Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"));
         Self { ack: new(), delivery: new(), connect: new() }
     }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use ractor::ActorRef;
-use serde_json::{Value, json};
+use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -19,10 +19,10 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::socket::Socket;
 
 use crate::actors::outbound::{Lagging, Outbound};
-use crate::actors::session::{AnswerFn, SessionMsg};
+use crate::actors::session::SessionMsg;
 use crate::auth::jwt::token_from_header;
-use crate::domain::events::{CLIENT_EVENTS, ClientEvent, SharedEvent, answer_body};
 use crate::error::Error;
+use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
 use crate::state::AppState;
 
 /// engine.io keeps a websocket's upgrade request (its `Parts`) for the socket's
@@ -79,7 +79,7 @@ async fn authenticate(
     let user = state.auth.authenticate(token).await?;
     let user_id = user.id.clone();
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
-    let session = state.hub.start_session("socketio", user, outbound).await?;
+    let session = state.sessions.start("socketio", user, outbound).await?;
     socket.extensions.insert(Connected { session, user_id, offsets: offsets(&auth) });
     Ok(())
 }
@@ -105,8 +105,8 @@ fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
         let session = connected.session.clone();
         socket.on(name, move |TryData(data): TryData<Value>, ack: AckSender, AckWanted(wanted): AckWanted| {
             let answer: Option<AnswerFn> = wanted.then(|| {
-                Box::new(move |outcome: Result<Value, Error>| {
-                    let _ = ack.send(&answer_body(&outcome));
+                Box::new(move |outcome: Result<Answer, Error>| {
+                    let _ = ack.send(&AnswerBody::new(outcome));
                 }) as AnswerFn
             });
             let message = match data.map_err(|_| Error::InvalidJson("Event data must be JSON".into())) {
@@ -125,8 +125,10 @@ fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
         session.stop(Some("disconnected".into()));
         std::future::ready(())
     });
-    let welcome = json!({ "message": format!("Hello, User {}", connected.user_id) });
-    if let Err(error) = socket.emit("welcome", &welcome) {
+    let welcome = Outgoing::new(ServerEvent::welcome(&connected.user_id));
+    if let Some(data) = welcome.socketio_data()
+        && let Err(error) = socket.emit(welcome.name(), data)
+    {
         tracing::debug!(%error, "welcome not delivered");
     }
     if !connected.offsets.is_empty() {
@@ -156,10 +158,9 @@ struct SocketIoOutbound(SocketRef);
 impl Outbound for SocketIoOutbound {
     fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
         use socketioxide::{SendError, SocketError};
-        let sent = match event.raw_data() {
-            Some(raw) => self.0.emit(event.name, raw),
-            None => self.0.emit(event.name, &event.data),
-        };
+        // The payload's JSON text is shared by every recipient of the event.
+        let Some(data) = event.socketio_data() else { return Ok(()) };
+        let sent = self.0.emit(event.name(), data);
         match sent {
             Ok(()) => Ok(()),
             Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(Lagging),
@@ -170,7 +171,9 @@ impl Outbound for SocketIoOutbound {
 
     fn close(&self, reason: &'static str) {
         tracing::info!(socket = %self.0.id, reason, "disconnecting socket");
-        let _ = self.0.emit("error", &json!({ "message": format!("Disconnected: {reason}"), "code": "DISCONNECTED" }));
+        let notice =
+            crate::protocol::server::ErrorEvent { message: format!("Disconnected: {reason}"), code: "DISCONNECTED" };
+        let _ = self.0.emit("error", &notice);
         let _ = self.0.clone().disconnect();
     }
 }

@@ -14,7 +14,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use ractor::ActorRef;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -23,12 +23,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::actors::outbound::{Lagging, Outbound};
-use crate::actors::session::{AnswerFn, SessionMsg};
+use crate::actors::session::SessionMsg;
 use crate::auth::AuthUser;
 use crate::auth::jwt::token_from_header;
-use crate::domain::events::{ClientEvent, ServerEvent, SharedEvent, answer_body};
 use crate::error::Error;
 use crate::http::response;
+use crate::protocol::{Answer, AnswerBody, AnswerFn, ClientEvent, Outgoing, ServerEvent, SharedEvent};
 use crate::state::AppState;
 
 pub const PATH: &str = "/ws";
@@ -95,10 +95,10 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let mut reader_closed = outbound.closed.subscribe();
     let frames = outbound.frames.clone();
     let outbound = Arc::new(outbound);
-    let welcome = ServerEvent::new("welcome", json!({ "message": format!("Hello, User {}", user.id) }));
+    let welcome = Outgoing::new(ServerEvent::welcome(&user.id));
     let _ = frames.try_send(welcome.ws_frame());
     // Boxed so the connection's long-lived future is not sized for the start-up.
-    let session = match Box::pin(state.hub.start_session("ws", user, outbound.clone())).await {
+    let session = match Box::pin(state.sessions.start("ws", user, outbound.clone())).await {
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "cannot start a session");
@@ -195,8 +195,8 @@ fn dispatch(session: &ActorRef<SessionMsg>, frames: &mpsc::Sender<Bytes>, raw: &
     let answer: Option<AnswerFn> = ack.filter(|a| !a.is_null()).map(|ack| {
         let frames = frames.clone();
         let outbound = outbound.clone();
-        Box::new(move |outcome: Result<Value, Error>| {
-            let frame = json!({ "ack": ack, "data": answer_body(&outcome) });
+        Box::new(move |outcome: Result<Answer, Error>| {
+            let frame = AckFrame { ack, data: AnswerBody::new(outcome) };
             if frames.try_send(Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())).is_err() {
                 outbound.close("lagging");
             }
@@ -207,6 +207,13 @@ fn dispatch(session: &ActorRef<SessionMsg>, frames: &mpsc::Sender<Bytes>, raw: &
         Err(error) => SessionMsg::Refuse { error, answer },
     };
     let _ = session.cast(message);
+}
+
+/// `{"ack": <the client's ack>, "data": <answer>}`.
+#[derive(serde::Serialize)]
+struct AckFrame {
+    ack: Value,
+    data: AnswerBody,
 }
 
 fn text(frame: Bytes) -> Message {

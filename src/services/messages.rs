@@ -1,21 +1,20 @@
 //! Messages: durable, per-room gap-free `seq`, idempotent by `clientMsgId`,
 //! edit/soft-delete, history by page or cursor, read positions.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use super::access;
-use super::rooms::{deleted_user, sender_ref, sender_refs};
+use super::rooms::{sender_ref, sender_refs};
 use crate::db::room_models::MessageRow;
-use crate::db::{self, DbConn, DbPool, members, messages, rooms, users};
-use crate::domain::message::{HistoryQuery, NewMessageInput, checked_content};
-use crate::domain::room::Role;
-use crate::domain::views::{MessageView, ReadPositionView, UserRef};
-use crate::error::{Error, is_unique_violation};
+use crate::db::{self, DbPool, members, messages};
+use crate::domain::message::{HistoryQuery, NewMessageInput};
+use crate::domain::views::{MessageView, ReadPositionView};
+use crate::error::Error;
 use crate::limits::Limiter;
-use crate::transaction;
 
 #[derive(Clone)]
 pub struct MessageService {
@@ -43,124 +42,70 @@ pub enum HistoryPage {
     Cursor { limit: i64, has_more: bool, next_cursor: Option<i64> },
 }
 
-/// `message_read`'s payload: the seed's fields plus the new read position.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadReceipt {
-    pub message_id: String,
-    pub room_id: String,
-    pub read_by: String,
-    #[serde(with = "crate::domain::time")]
-    pub read_at: NaiveDateTime,
-    pub last_read_seq: i64,
-}
-
 impl MessageService {
     pub fn new(db: DbPool, limiter: Arc<Limiter>) -> Self {
         Self { db, limiter }
     }
 
-    /// Stores a message and answers only once it is committed. A retry with the
-    /// same `clientMsgId` returns the original without counting against the limit.
-    pub async fn send(&self, sender_id: &str, room_id: &str, input: NewMessageInput) -> Result<Sent, Error> {
-        let mut pooled = self.db.get().await?;
-        let mut conn = pooled.conn();
-        if let Some(existing) = self.existing(&mut conn, sender_id, room_id, input.client_msg_id.as_deref()).await? {
-            return Ok(Sent { message: existing, created: false });
-        }
-        access::member(&mut conn, room_id, sender_id).await?;
+    /// Counts a send against the sender's message limit (shared by every
+    /// transport and, with Redis, every node).
+    pub async fn check_send_limit(&self, sender_id: &str) -> Result<(), Error> {
         let limiter = &self.limiter;
-        limiter.check(&limiter.rules.messages, &format!("user:{sender_id}")).await?;
-
-        let mut row = new_row(room_id, sender_id, &input, db::now());
-        let started = std::time::Instant::now();
-        let stored: Result<i64, Error> = transaction!(&mut conn, |c| {
-            let seq = rooms::next_seq(c, room_id).await?.ok_or_else(|| Error::not_found("Room not found"))?;
-            row.seq = seq;
-            messages::insert(c, &row).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::Conflict { code: "DUPLICATE", message: String::new() }
-                } else {
-                    e.into()
-                }
-            })?;
-            Ok(seq)
-        });
-        metrics::histogram!(crate::metrics::DB_SECONDS, "op" => "send").record(started.elapsed().as_secs_f64());
-        match stored {
-            Ok(seq) => {
-                metrics::counter!(crate::metrics::MESSAGES_STORED).increment(1);
-                row.seq = seq;
-                let sender = sender_of(&mut conn, sender_id).await?;
-                Ok(Sent { message: row.view(sender), created: true })
-            }
-            // A concurrent send with the same clientMsgId committed first.
-            Err(Error::Conflict { code: "DUPLICATE", .. }) => {
-                let existing = self.existing(&mut conn, sender_id, room_id, input.client_msg_id.as_deref()).await?;
-                existing
-                    .map(|message| Sent { message, created: false })
-                    .ok_or_else(|| Error::internal("duplicate message key without a stored message"))
-            }
-            Err(error) => Err(error),
-        }
+        limiter.check(&limiter.rules.messages, &format!("user:{sender_id}")).await.map(drop)
     }
 
-    async fn existing(
-        &self,
-        conn: &mut DbConn<'_>,
-        sender_id: &str,
-        room_id: &str,
-        client_msg_id: Option<&str>,
-    ) -> Result<Option<MessageView>, Error> {
-        let Some(client_msg_id) = client_msg_id else { return Ok(None) };
-        let Some(found) = messages::find_by_client_id(conn, sender_id, client_msg_id).await? else {
-            return Ok(None);
-        };
-        if found.room_id != room_id {
-            return Err(Error::Conflict {
-                code: "CONFLICT",
-                message: "clientMsgId was already used for a message in another room".into(),
-            });
+    /// Stored messages that these sends repeat (same sender, same clientMsgId).
+    pub async fn earlier_sends(&self, keys: &[(&str, &str)]) -> Result<HashMap<(String, String), MessageRow>, Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(Some(found.view(sender_of(conn, sender_id).await?)))
-    }
-
-    /// The sender only, still a member, on a live message of this room.
-    pub async fn edit(
-        &self,
-        user_id: &str,
-        room_id: &str,
-        message_id: &str,
-        content: &str,
-    ) -> Result<MessageView, Error> {
-        let content = checked_content(content)?;
+        let senders = distinct(keys.iter().map(|(sender, _)| *sender));
+        let ids = distinct(keys.iter().map(|(_, id)| *id));
         let mut pooled = self.db.get().await?;
-        let mut conn = pooled.conn();
-        access::member(&mut conn, room_id, user_id).await?;
-        let message = message_in_room(&mut conn, room_id, message_id).await?;
-        if message.sender_id != user_id {
-            return Err(Error::denied("You can only edit your own messages"));
-        }
-        if message.deleted_at.is_some() || messages::edit(&mut conn, message_id, &content, db::now()).await? == 0 {
-            return Err(Error::invalid("A deleted message cannot be edited"));
-        }
-        let updated = message_in_room(&mut conn, room_id, message_id).await?;
-        Ok(updated.view(sender_of(&mut conn, user_id).await?))
+        let found = messages::find_by_client_ids(&mut pooled.conn(), &senders, &ids).await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|row| {
+                let key = (row.sender_id.clone(), row.client_msg_id.clone()?);
+                keys.iter().any(|(s, c)| *s == key.0 && *c == key.1).then_some((key, row))
+            })
+            .collect())
     }
 
-    /// The sender or a room admin. Deleting twice is harmless.
-    pub async fn delete(&self, user_id: &str, room_id: &str, message_id: &str) -> Result<MessageView, Error> {
+    /// The room a message belongs to (realtime events name only the message).
+    pub async fn room_of(&self, message_id: &str) -> Result<String, Error> {
         let mut pooled = self.db.get().await?;
-        let mut conn = pooled.conn();
-        let (_, membership) = access::member(&mut conn, room_id, user_id).await?;
-        let message = message_in_room(&mut conn, room_id, message_id).await?;
-        if message.sender_id != user_id && membership.role() != Role::Admin {
-            return Err(Error::denied("Only the sender or a room admin can delete this message"));
+        messages::find(&mut pooled.conn(), message_id)
+            .await?
+            .map(|m| m.room_id)
+            .ok_or_else(|| Error::not_found("Message not found"))
+    }
+
+    /// The message, which must belong to this room (the seed never checked).
+    pub async fn find_in_room(&self, room_id: &str, message_id: &str) -> Result<MessageRow, Error> {
+        let mut pooled = self.db.get().await?;
+        match messages::find(&mut pooled.conn(), message_id).await? {
+            Some(message) if message.room_id == room_id => Ok(message),
+            _ => Err(Error::not_found("Message not found")),
         }
-        messages::soft_delete(&mut conn, message_id, db::now()).await?;
-        let deleted = message_in_room(&mut conn, room_id, message_id).await?;
-        let sender = sender_of(&mut conn, &deleted.sender_id).await?;
-        Ok(deleted.view(sender))
+    }
+
+    /// Writes an edit; false if the message was deleted meanwhile.
+    pub async fn write_edit(&self, message_id: &str, content: &str, now: NaiveDateTime) -> Result<bool, Error> {
+        let mut pooled = self.db.get().await?;
+        Ok(messages::edit(&mut pooled.conn(), message_id, content, now).await? > 0)
+    }
+
+    /// Soft delete (the row keeps its seq); deleting twice is harmless.
+    pub async fn write_delete(&self, message_id: &str, now: NaiveDateTime) -> Result<(), Error> {
+        let mut pooled = self.db.get().await?;
+        messages::soft_delete(&mut pooled.conn(), message_id, now).await.map(drop).map_err(Error::from)
+    }
+
+    /// Moves a member's read position up to `seq` (never back).
+    pub async fn write_read(&self, room_id: &str, user_id: &str, seq: i64, now: NaiveDateTime) -> Result<(), Error> {
+        let mut pooled = self.db.get().await?;
+        members::advance_read(&mut pooled.conn(), room_id, user_id, seq, now).await.map(drop).map_err(Error::from)
     }
 
     pub async fn history(&self, user_id: &str, room_id: &str, query: HistoryQuery) -> Result<History, Error> {
@@ -192,26 +137,6 @@ impl MessageService {
         Ok(History { messages, pagination })
     }
 
-    /// Moves the caller's read position up to this message (never back).
-    pub async fn mark_read(&self, user_id: &str, room_id: &str, message_id: &str) -> Result<ReadReceipt, Error> {
-        let mut pooled = self.db.get().await?;
-        let mut conn = pooled.conn();
-        access::member(&mut conn, room_id, user_id).await?;
-        let message = message_in_room(&mut conn, room_id, message_id).await?;
-        let now = db::now();
-        members::advance_read(&mut conn, room_id, user_id, message.seq, now).await?;
-        let position = members::find(&mut conn, room_id, user_id)
-            .await?
-            .ok_or_else(|| Error::denied("You are not a member of this room"))?;
-        Ok(ReadReceipt {
-            message_id: message.id,
-            room_id: room_id.to_string(),
-            read_by: user_id.to_string(),
-            read_at: position.last_read_at.unwrap_or(now),
-            last_read_seq: position.last_read_seq,
-        })
-    }
-
     /// Every member's read position.
     pub async fn reads(&self, user_id: &str, room_id: &str) -> Result<Vec<ReadPositionView>, Error> {
         let mut pooled = self.db.get().await?;
@@ -232,7 +157,7 @@ impl MessageService {
 }
 
 /// A message as stored, before its `seq` is known.
-pub(super) fn new_row(room_id: &str, sender_id: &str, input: &NewMessageInput, now: NaiveDateTime) -> MessageRow {
+pub fn new_row(room_id: &str, sender_id: &str, input: &NewMessageInput, now: NaiveDateTime) -> MessageRow {
     MessageRow {
         id: db::new_id(),
         room_id: room_id.to_string(),
@@ -250,14 +175,7 @@ pub(super) fn new_row(room_id: &str, sender_id: &str, input: &NewMessageInput, n
     }
 }
 
-/// The message, which must belong to this room (the seed never checked).
-async fn message_in_room(conn: &mut DbConn<'_>, room_id: &str, message_id: &str) -> Result<MessageRow, Error> {
-    match messages::find(conn, message_id).await? {
-        Some(message) if message.room_id == room_id => Ok(message),
-        _ => Err(Error::not_found("Message not found")),
-    }
-}
-
-async fn sender_of(conn: &mut DbConn<'_>, user_id: &str) -> Result<UserRef, Error> {
-    Ok(users::find_by_id(conn, user_id).await?.as_ref().map(UserRef::from).unwrap_or_else(|| deleted_user(user_id)))
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|item| seen.insert(*item)).collect()
 }

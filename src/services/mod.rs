@@ -3,7 +3,7 @@
 
 pub mod access;
 pub mod invite;
-pub mod message_batch;
+pub mod message_store;
 pub mod messages;
 pub mod rooms;
 

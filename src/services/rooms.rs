@@ -47,10 +47,36 @@ pub struct BanView {
     pub created_at: chrono::NaiveDateTime,
 }
 
-/// What a join did, so transports can announce new members only.
+/// What a join did, so the room announces new members only.
 pub struct Joined {
     pub room: RoomView,
     pub newly_joined: bool,
+}
+
+/// A member as a live room keeps it in memory.
+#[derive(Debug, Clone)]
+pub struct LiveMember {
+    pub user: UserRef,
+    pub role: Role,
+    pub last_read_seq: i64,
+    pub last_read_at: Option<chrono::NaiveDateTime>,
+}
+
+impl LiveMember {
+    fn new(member: &MemberRow, user: &crate::db::models::UserRow) -> Self {
+        Self {
+            user: UserRef::from(user),
+            role: member.role(),
+            last_read_seq: member.last_read_seq,
+            last_read_at: member.last_read_at,
+        }
+    }
+}
+
+/// What a room's actor loads when it starts: the room and its members.
+pub struct LiveRoom {
+    pub room: RoomRow,
+    pub members: Vec<LiveMember>,
 }
 
 impl RoomService {
@@ -138,9 +164,24 @@ impl RoomService {
         Ok(Page { rooms, pagination: PageInfo::new(page, limit, total) })
     }
 
-    pub async fn exists(&self, room_id: &str) -> Result<bool, Error> {
+    /// The room and its members, for its actor; `None` if there is no such room.
+    pub async fn load_live(&self, room_id: &str) -> Result<Option<LiveRoom>, Error> {
         let mut pooled = self.db.get().await?;
-        Ok(rooms::find(&mut pooled.conn(), room_id).await?.is_some())
+        let mut conn = pooled.conn();
+        let Some(room) = rooms::find(&mut conn, room_id).await? else { return Ok(None) };
+        let listed = members::list_with_users(&mut conn, room_id).await?;
+        let members = listed.iter().map(|(member, user)| LiveMember::new(member, user)).collect();
+        Ok(Some(LiveRoom { room, members }))
+    }
+
+    /// One member as a live room keeps it (a member that joined elsewhere: another
+    /// node, or a fixture written straight to the database).
+    pub async fn live_member(&self, room_id: &str, user_id: &str) -> Result<Option<LiveMember>, Error> {
+        let mut pooled = self.db.get().await?;
+        let mut conn = pooled.conn();
+        let Some(member) = members::find(&mut conn, room_id, user_id).await? else { return Ok(None) };
+        let Some(user) = users::find_by_id(&mut conn, user_id).await? else { return Ok(None) };
+        Ok(Some(LiveMember::new(&member, &user)))
     }
 
     /// The room, if the user is a member (403 otherwise, 404 for no room).
@@ -192,6 +233,13 @@ impl RoomService {
         access::admin(&mut conn, room_id, user_id).await?;
         let deleted: Result<usize, Error> = transaction!(&mut conn, |c| Ok(rooms::delete(c, room_id).await?));
         deleted.map(drop)
+    }
+
+    /// The room an invite code opens (404 when no room has it).
+    pub async fn room_with_invite_code(&self, code: &str) -> Result<String, Error> {
+        let mut pooled = self.db.get().await?;
+        let room = rooms::find_by_invite_code(&mut pooled.conn(), code).await?;
+        room.map(|room| room.id).ok_or_else(|| Error::not_found("No room has this invite code"))
     }
 
     /// Admins only: the current invite code (null for a public room).

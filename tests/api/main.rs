@@ -1,6 +1,8 @@
 //! The REST suite, run against SQLite, PostgreSQL and MariaDB, each with and
 //! without Redis (see `backend_matrix!`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod auth;

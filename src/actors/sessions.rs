@@ -1,0 +1,52 @@
+//! `Sessions`: the handle transports use to start a connected client's Session
+//! actor, and to tell every session the server is going away.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ractor::{Actor, ActorRef};
+
+use super::outbound::{Outbound, SessionHandle, SessionId};
+use super::session::{SessionActor, SessionArgs, SessionMsg, SessionServices};
+use super::supervisor::TreeMsg;
+use crate::auth::AuthUser;
+use crate::error::Error;
+
+#[derive(Clone)]
+pub struct Sessions(Arc<SessionsInner>);
+
+struct SessionsInner {
+    supervisor: ActorRef<TreeMsg>,
+    services: SessionServices,
+    next_id: AtomicU64,
+}
+
+impl Sessions {
+    pub fn new(supervisor: ActorRef<TreeMsg>, services: SessionServices) -> Self {
+        Self(Arc::new(SessionsInner { supervisor, services, next_id: AtomicU64::new(1) }))
+    }
+
+    /// Starts a session actor for a connected client.
+    pub async fn start(
+        &self,
+        transport: &'static str,
+        user: AuthUser,
+        outbound: Arc<dyn Outbound>,
+    ) -> Result<ActorRef<SessionMsg>, Error> {
+        let id: SessionId = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        let handle = SessionHandle::new(id, user.id.clone(), outbound);
+        let args = SessionArgs { transport, services: self.0.services.clone(), user, handle };
+        let (actor, _) = Actor::spawn_linked(None, SessionActor, args, self.0.supervisor.get_cell())
+            .await
+            .map_err(|e| Error::internal(format!("session actor: {e}")))?;
+        Ok(actor)
+    }
+
+    /// Tells every connected client the server is going away (they reconnect to
+    /// another node and recover with offsets/sync).
+    pub fn announce_shutdown(&self) {
+        for child in self.0.supervisor.get_children() {
+            let _ = ActorRef::<SessionMsg>::from(child).cast(SessionMsg::Shutdown);
+        }
+    }
+}

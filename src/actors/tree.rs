@@ -1,0 +1,93 @@
+//! Starts the actor tree and hands out its narrow handles ([`Rooms`],
+//! [`Sessions`]); keeps the supervisors for `/health/supervisor` and shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorRef};
+use serde::Serialize;
+
+use super::presence::{Presence, PresenceArgs, PresenceMsg, PresenceStats};
+use super::room::RoomServices;
+use super::room_supervisor::{RoomDirectory, RoomSupervisor, RoomSupervisorArgs, RoomSupervisorMsg};
+use super::rooms::{RoomSnapshot, Rooms};
+use super::session::SessionServices;
+use super::sessions::Sessions;
+use super::supervisor::{Overseer, SupervisorStats, TreeMsg};
+use crate::db::DbPool;
+
+pub struct ActorTree {
+    root: ActorRef<TreeMsg>,
+    room_supervisor: ActorRef<RoomSupervisorMsg>,
+    session_supervisor: ActorRef<TreeMsg>,
+    presence: ActorRef<PresenceMsg>,
+    pub rooms: Rooms,
+    pub sessions: Sessions,
+}
+
+/// `/health/supervisor`'s view of the tree.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeSnapshot {
+    pub root: SupervisorStats,
+    pub room_supervisor: SupervisorStats,
+    pub session_supervisor: SupervisorStats,
+    pub presence: Option<PresenceStats>,
+    pub rooms: Vec<RoomSnapshot>,
+}
+
+impl ActorTree {
+    pub async fn start(db: DbPool, services: RoomServices, events_per_minute: u32) -> Result<Self, String> {
+        let spawn_error = |e: ractor::SpawnErr| e.to_string();
+        let (root, _) = Actor::spawn(None, Overseer { name: "root" }, ()).await.map_err(spawn_error)?;
+        let directory = Arc::new(RoomDirectory::default());
+        let messages = services.messages.clone();
+        let (room_supervisor, _) = Actor::spawn_linked(
+            None,
+            RoomSupervisor,
+            RoomSupervisorArgs { directory: directory.clone(), services },
+            root.get_cell(),
+        )
+        .await
+        .map_err(spawn_error)?;
+        let rooms = Rooms::new(directory, room_supervisor.clone());
+        let (presence, _) =
+            Actor::spawn_linked(None, Presence, PresenceArgs { db, sink: Arc::new(rooms.clone()) }, root.get_cell())
+                .await
+                .map_err(spawn_error)?;
+        let (session_supervisor, _) =
+            Actor::spawn_linked(None, Overseer { name: "sessions" }, (), root.get_cell()).await.map_err(spawn_error)?;
+        let session_services =
+            SessionServices { rooms: rooms.clone(), presence: presence.clone(), messages, events_per_minute };
+        let sessions = Sessions::new(session_supervisor.clone(), session_services);
+        Ok(Self { root, room_supervisor, session_supervisor, presence, rooms, sessions })
+    }
+
+    pub async fn snapshot(&self) -> TreeSnapshot {
+        let timeout = Some(Duration::from_secs(2));
+        let root = stats(self.root.call(|reply| TreeMsg::Stats { reply }, timeout).await.ok());
+        let room_supervisor =
+            stats(self.room_supervisor.call(|reply| RoomSupervisorMsg::Stats { reply }, timeout).await.ok());
+        let session_supervisor =
+            stats(self.session_supervisor.call(|reply| TreeMsg::Stats { reply }, timeout).await.ok());
+        let presence = match self.presence.call(|reply| PresenceMsg::Stats { reply }, timeout).await {
+            Ok(CallResult::Success(stats)) => Some(stats),
+            _ => None,
+        };
+        TreeSnapshot { root, room_supervisor, session_supervisor, presence, rooms: self.rooms.snapshot() }
+    }
+
+    /// Stops the tree (shutdown).
+    pub fn stop(&self) {
+        self.root.stop(Some("shutdown".into()));
+    }
+}
+
+/// A supervisor that does not answer shows as empty rather than failing the view.
+fn stats(result: Option<CallResult<SupervisorStats>>) -> SupervisorStats {
+    match result {
+        Some(CallResult::Success(stats)) => stats,
+        _ => SupervisorStats::empty(),
+    }
+}

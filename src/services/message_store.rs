@@ -1,0 +1,183 @@
+//! Group commit: the one way messages reach the database. Rooms hand over their
+//! prepared batches; a writer takes every batch queued across all rooms and
+//! stores them in one transaction (per room one `seq` reservation, then one
+//! multi-row insert for all), so a thousand quiet rooms cost a commit per round,
+//! not a commit per message. While one round commits, the next accumulates:
+//! rounds grow with the load and a lone send is stored at once.
+//!
+//! `seq` stays assigned by the database, inside the transaction that stores the
+//! rows (`UPDATE rooms SET last_seq = last_seq + n`), so it is gap-free and safe
+//! when several nodes write to one room.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::db::room_models::MessageRow;
+use crate::db::{DbConn, DbPool, messages, rooms};
+use crate::error::{Error, is_unique_violation};
+use crate::transaction;
+
+/// Rows stored in one transaction at most (bounded so one round stays short).
+const MAX_ROUND_ROWS: usize = 2_000;
+/// Rows per INSERT statement (well under every backend's bind-parameter limit).
+const ROWS_PER_STATEMENT: usize = 500;
+/// Batches waiting for a writer; rooms wait (without blocking anyone else) when full.
+const QUEUE: usize = 4_096;
+
+/// How a batch was refused. A duplicate `clientMsgId` (another node or a race
+/// stored it first) is told apart so the room can answer with the original.
+#[derive(Debug)]
+pub enum StoreError {
+    Duplicate,
+    RoomGone,
+    Failed(Error),
+}
+
+pub type Stored = Result<Vec<MessageRow>, StoreError>;
+
+struct Job {
+    room_id: String,
+    rows: Vec<MessageRow>,
+    reply: oneshot::Sender<Stored>,
+}
+
+#[derive(Clone)]
+pub struct MessageStore {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl MessageStore {
+    /// Starts `writers` writer tasks on the pool (one suits SQLite's single
+    /// writer; two let PostgreSQL and MySQL commit one round while preparing the next).
+    pub fn start(db: DbPool, writers: usize) -> Self {
+        let (jobs, queued) = mpsc::channel(QUEUE);
+        let queued = Arc::new(Mutex::new(queued));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(writer(db.clone(), queued.clone()));
+        }
+        Self { jobs }
+    }
+
+    /// Stores a room's rows in order; answers with them, `seq` set, once committed.
+    pub async fn store(&self, room_id: &str, rows: Vec<MessageRow>) -> Stored {
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job { room_id: room_id.to_string(), rows, reply };
+        if self.jobs.send(job).await.is_err() {
+            return Err(StoreError::Failed(Error::Unavailable("message store stopped".into())));
+        }
+        answer.await.unwrap_or_else(|_| Err(StoreError::Failed(Error::Unavailable("message store stopped".into()))))
+    }
+}
+
+async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let round = {
+            let mut queued = queued.lock().await;
+            let Some(first) = queued.recv().await else { return };
+            let mut rows = first.rows.len();
+            let mut round = vec![first];
+            while rows < MAX_ROUND_ROWS {
+                match queued.try_recv() {
+                    Ok(job) => {
+                        rows += job.rows.len();
+                        round.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            round
+        };
+        commit_round(&db, round).await;
+    }
+}
+
+/// Commits a round; if it fails, each batch is tried alone so one bad batch
+/// (a duplicate key) cannot take the others down.
+async fn commit_round(db: &DbPool, round: Vec<Job>) {
+    let started = Instant::now();
+    let size: usize = round.iter().map(|job| job.rows.len()).sum();
+    let outcome = commit(db, &round).await;
+    metrics::histogram!(crate::metrics::DB_SECONDS, "op" => "store_round").record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(stored) => {
+            metrics::counter!(crate::metrics::MESSAGES_STORED).increment(size as u64);
+            metrics::histogram!(crate::metrics::STORE_ROUND_ROWS).record(size as f64);
+            for (job, answer) in round.into_iter().zip(stored) {
+                let _ = job.reply.send(answer);
+            }
+        }
+        // Only a duplicate key is worth retrying batch by batch: it belongs to one
+        // batch. Anything else (the database is down) would fail each batch again.
+        Err(StoreError::Duplicate) if round.len() > 1 => {
+            tracing::debug!(batches = round.len(), "round hit a duplicate key: storing its batches one by one");
+            for job in round {
+                let answer = match commit(db, std::slice::from_ref(&job)).await {
+                    Ok(mut stored) => stored.pop().unwrap_or(Err(StoreError::RoomGone)),
+                    Err(error) => Err(error),
+                };
+                if answer.is_ok() {
+                    metrics::counter!(crate::metrics::MESSAGES_STORED).increment(job.rows.len() as u64);
+                }
+                let _ = job.reply.send(answer);
+            }
+        }
+        Err(StoreError::Failed(error)) => {
+            // Logged once here; each sender gets the same clear refusal.
+            tracing::warn!(%error, batches = round.len(), rows = size, "message round not stored");
+            for job in round {
+                let refusal = Error::Unavailable("messages could not be stored".into());
+                let _ = job.reply.send(Err(StoreError::Failed(refusal)));
+            }
+        }
+        // A round of one batch: its answer is the round's.
+        Err(other) => {
+            if let Some(job) = round.into_iter().next() {
+                let _ = job.reply.send(Err(other));
+            }
+        }
+    }
+}
+
+/// One transaction for the whole round. A batch whose room is gone is answered
+/// alone; any other failure fails the round.
+async fn commit(db: &DbPool, round: &[Job]) -> Result<Vec<Stored>, StoreError> {
+    let mut pooled = db.get().await.map_err(StoreError::Failed)?;
+    let mut conn = pooled.conn();
+    let outcome: Result<Vec<Stored>, diesel::result::Error> = transaction!(&mut conn, |c| {
+        let mut answers = Vec::with_capacity(round.len());
+        let mut all_rows: Vec<MessageRow> = Vec::new();
+        for job in round {
+            let count = job.rows.len() as i64;
+            match rooms::reserve_seqs(c, &job.room_id, count).await? {
+                None => answers.push(Err(StoreError::RoomGone)),
+                Some(last) => {
+                    let mut rows = job.rows.clone();
+                    for (offset, row) in rows.iter_mut().enumerate() {
+                        row.seq = last - count + 1 + offset as i64;
+                    }
+                    all_rows.extend(rows.iter().cloned());
+                    answers.push(Ok(rows));
+                }
+            }
+        }
+        insert_all(c, &all_rows).await?;
+        Ok(answers)
+    });
+    outcome.map_err(
+        |error| {
+            if is_unique_violation(&error) { StoreError::Duplicate } else { StoreError::Failed(error.into()) }
+        },
+    )
+}
+
+async fn insert_all(conn: &mut DbConn<'_>, rows: &[MessageRow]) -> diesel::QueryResult<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        messages::insert_many(conn, chunk).await?;
+    }
+    Ok(())
+}
