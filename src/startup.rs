@@ -88,7 +88,7 @@ impl Application {
         // next is prepared.
         let writers = if db.kind() == BackendKind::Sqlite { 1 } else { 2 };
         let store = MessageStore::start(db.clone(), writers);
-        let services = RoomServices { rooms: rooms.clone(), messages: messages.clone(), store };
+        let services = RoomServices { rooms: rooms.clone(), messages: messages.clone(), store: store.clone() };
         let tree = ActorTree::start(db.clone(), services, settings.realtime.events_per_minute)
             .await
             .map_err(StartupError::Actors)?;
@@ -96,6 +96,7 @@ impl Application {
             auth: AuthService::new(db.clone(), settings.auth.clone()),
             rooms,
             messages,
+            store,
             room_actors: tree.rooms.clone(),
             sessions: tree.sessions.clone(),
             tree,

@@ -14,6 +14,7 @@ use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::limits::Limiter;
+use crate::services::message_store::MessageStore;
 use crate::services::{MessageService, RoomService};
 
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Reads (lists, details, history); writes go through the room actors.
     pub rooms: RoomService,
     pub messages: MessageService,
+    /// The group-commit writer every message goes through.
+    pub store: MessageStore,
     /// Every write that changes a room goes to its actor through this.
     pub room_actors: Rooms,
     pub sessions: Sessions,

@@ -10,8 +10,10 @@
 //! when several nodes write to one room.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use serde::Serialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::db::room_models::MessageRow;
@@ -46,6 +48,29 @@ struct Job {
 #[derive(Clone)]
 pub struct MessageStore {
     jobs: mpsc::Sender<Job>,
+    stats: Arc<Counters>,
+}
+
+/// What this store has done, for `/health/supervisor` (per server, unlike the
+/// process-wide metrics).
+#[derive(Default)]
+struct Counters {
+    rounds: AtomicU64,
+    batches: AtomicU64,
+    rows: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStats {
+    /// Transactions committed.
+    pub rounds: u64,
+    /// Room batches they held (more batches than rounds: rooms shared commits).
+    pub batches: u64,
+    /// Messages stored.
+    pub rows: u64,
+    /// Batches waiting for a writer now.
+    pub queued: usize,
 }
 
 impl MessageStore {
@@ -54,10 +79,20 @@ impl MessageStore {
     pub fn start(db: DbPool, writers: usize) -> Self {
         let (jobs, queued) = mpsc::channel(QUEUE);
         let queued = Arc::new(Mutex::new(queued));
+        let stats = Arc::new(Counters::default());
         for _ in 0..writers.max(1) {
-            tokio::spawn(writer(db.clone(), queued.clone()));
+            tokio::spawn(writer(db.clone(), queued.clone(), stats.clone()));
         }
-        Self { jobs }
+        Self { jobs, stats }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            rounds: self.stats.rounds.load(Ordering::Relaxed),
+            batches: self.stats.batches.load(Ordering::Relaxed),
+            rows: self.stats.rows.load(Ordering::Relaxed),
+            queued: QUEUE - self.jobs.capacity(),
+        }
     }
 
     /// Stores a room's rows in order; answers with them, `seq` set, once committed.
@@ -74,7 +109,7 @@ impl MessageStore {
     }
 }
 
-async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<Counters>) {
     loop {
         let round = {
             let mut queued = queued.lock().await;
@@ -92,19 +127,22 @@ async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>) {
             }
             round
         };
-        commit_round(&db, round).await;
+        commit_round(&db, round, &stats).await;
     }
 }
 
 /// Commits a round; if it fails, each batch is tried alone so one bad batch
 /// (a duplicate key) cannot take the others down.
-async fn commit_round(db: &DbPool, round: Vec<Job>) {
+async fn commit_round(db: &DbPool, round: Vec<Job>, stats: &Counters) {
     let started = Instant::now();
     let size: usize = round.iter().map(|job| job.rows.len()).sum();
     let outcome = commit(db, &round).await;
     metrics::histogram!(crate::metrics::DB_SECONDS, "op" => "store_round").record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(stored) => {
+            stats.rounds.fetch_add(1, Ordering::Relaxed);
+            stats.batches.fetch_add(round.len() as u64, Ordering::Relaxed);
+            stats.rows.fetch_add(size as u64, Ordering::Relaxed);
             metrics::counter!(crate::metrics::MESSAGES_STORED).increment(size as u64);
             metrics::histogram!(crate::metrics::STORE_ROUND_ROWS).record(size as f64);
             for (job, answer) in round.into_iter().zip(stored) {
@@ -121,6 +159,9 @@ async fn commit_round(db: &DbPool, round: Vec<Job>) {
                     Err(error) => Err(error),
                 };
                 if answer.is_ok() {
+                    stats.rounds.fetch_add(1, Ordering::Relaxed);
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    stats.rows.fetch_add(job.rows.len() as u64, Ordering::Relaxed);
                     metrics::counter!(crate::metrics::MESSAGES_STORED).increment(job.rows.len() as u64);
                 }
                 let _ = job.reply.send(answer);

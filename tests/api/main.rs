@@ -13,5 +13,6 @@ mod limits;
 mod loadtest;
 mod messages;
 mod realtime;
+mod room_owner;
 mod rooms;
 mod ws_client;

@@ -1,0 +1,165 @@
+//! The Room owns its room: REST membership and settings changes reach connected
+//! members as events, rules that read-then-write hold under concurrency (one
+//! room actor runs them one at a time), and sends from many rooms share commits.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Backend, OPERATOR_TOKEN, TestApp, User};
+use crate::ws_client::WsClient;
+use crate::{backend_matrix, spawn};
+
+backend_matrix!(
+    rest_membership_and_settings_changes_reach_connected_members,
+    concurrent_demotions_always_leave_an_admin,
+    quiet_rooms_share_commits_and_stay_gap_free,
+    a_pipelining_client_is_answered_in_order,
+);
+
+async fn room_of(app: &TestApp, owner: &User) -> String {
+    let room = app.create_room(owner, "Owned", false).await;
+    room["id"].as_str().unwrap().to_string()
+}
+
+async fn rest_membership_and_settings_changes_reach_connected_members(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    a.ok("join_room", json!({"roomId": room})).await;
+
+    // A REST join is announced with who joined.
+    assert_eq!(app.join(&bob, &room, None).await.status, StatusCode::OK);
+    let joined = a.event("member_joined").await;
+    assert_eq!(joined["roomId"], room);
+    assert_eq!(joined["user"]["id"], bob.id);
+    assert_eq!(joined["user"]["username"], "bob");
+    assert_eq!(joined["role"], "member");
+    // Joining again is harmless and announces nothing new.
+    assert_eq!(app.join(&bob, &room, None).await.status, StatusCode::OK);
+
+    let promote = app.post(&format!("/api/v1/rooms/{room}/members/{}/promote", bob.id), Some(&alice.token), json!({}));
+    assert_eq!(promote.await.status, StatusCode::OK);
+    let role = a.event("member_role").await;
+    assert_eq!(role, json!({"roomId": room, "userId": bob.id, "role": "admin"}));
+
+    let renamed =
+        app.call("PATCH", &format!("/api/v1/rooms/{room}"), Some(&bob.token), Some(json!({"name": "Renamed"}))).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let updated = a.event("room_updated").await;
+    assert_eq!(updated["roomId"], room);
+    assert_eq!(updated["name"], "Renamed");
+    assert!(updated.get("inviteCode").is_none(), "the invite code is for admins only");
+
+    let left = app.call("DELETE", &format!("/api/v1/rooms/{room}/leave"), Some(&bob.token), None).await;
+    assert_eq!(left.status, StatusCode::OK);
+    let removed = a.event("member_removed").await;
+    assert_eq!(removed, json!({"roomId": room, "userId": bob.id, "reason": "left"}));
+
+    // Bob is no member now: the room (which keeps members in memory) refuses him.
+    let mut b = WsClient::connect(&app, &bob.token).await;
+    let refused = b.call("send_message", json!({"roomId": room, "content": "still here?"})).await;
+    assert_eq!(refused["code"], "ACCESS_DENIED", "{refused}");
+    // And a rename reaches the names his next messages carry once he is back.
+    assert_eq!(app.join(&bob, &room, None).await.status, StatusCode::OK);
+    let profile = app.call("PATCH", "/api/v1/auth/profile", Some(&bob.token), Some(json!({"fullName": "Robert B"}))).await;
+    assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
+    let sent = b.ok("send_message", json!({"roomId": room, "content": "back"})).await;
+    assert_eq!(sent["sender"]["fullName"], "Robert B");
+}
+
+/// Two admins demoting each other at the same moment: one wins; the other is
+/// refused (no longer an admin, or the room's last one), every time.
+async fn concurrent_demotions_always_leave_an_admin(backend: Backend) {
+    let app = spawn!(backend);
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice).await;
+    assert_eq!(app.join(&bob, &room, None).await.status, StatusCode::OK);
+    let promote = |who: &User, by: &User| {
+        app.post(&format!("/api/v1/rooms/{room}/members/{}/promote", who.id), Some(&by.token), json!({}))
+    };
+    let demote = |who: &User, by: &User| {
+        app.post(&format!("/api/v1/rooms/{room}/members/{}/demote", who.id), Some(&by.token), json!({}))
+    };
+    let mut admin_is_alice = true;
+    for round in 0..8 {
+        let (admin, other) = if admin_is_alice { (&alice, &bob) } else { (&bob, &alice) };
+        assert_eq!(promote(other, admin).await.status, StatusCode::OK, "round {round}");
+        let (first, second) = tokio::join!(demote(&bob, &alice), demote(&alice, &bob));
+        let statuses = [first.status, second.status];
+        let refused = |s: &StatusCode| [StatusCode::FORBIDDEN, StatusCode::BAD_REQUEST].contains(s);
+        assert!(statuses.contains(&StatusCode::OK), "round {round}: {statuses:?}");
+        assert!(statuses.iter().any(refused), "round {round}: both demotions went through: {statuses:?}");
+        let details = app.get(&format!("/api/v1/rooms/{room}"), Some(&alice.token)).await;
+        let memberships = details.data()["room"]["memberships"].as_array().unwrap().clone();
+        let admins = memberships.iter().filter(|m| m["role"] == "admin").count();
+        assert_eq!(admins, 1, "round {round}: {memberships:?}");
+        admin_is_alice = memberships.iter().any(|m| m["role"] == "admin" && m["userId"] == alice.id);
+    }
+}
+
+/// Many rooms each sending a little at once: their batches share transactions
+/// (fewer commits than batches), each room's seq stays gap-free, all acked.
+async fn quiet_rooms_share_commits_and_stay_gap_free(backend: Backend) {
+    let app = spawn!(backend, |s| s.limits.messages_max = 1000);
+    const ROOMS: usize = 12;
+    const EACH: usize = 5;
+    let mut senders = Vec::new();
+    for n in 0..ROOMS {
+        let user = app.register(&format!("quiet{n}")).await;
+        let room = room_of(&app, &user).await;
+        let mut client = WsClient::connect(&app, &user.token).await;
+        client.ok("join_room", json!({"roomId": room})).await;
+        senders.push((user, room, client));
+    }
+    let before = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone();
+    // Every room's sends go out before any answer is read.
+    let mut acks = Vec::new();
+    for (_, room, client) in &mut senders {
+        let mut mine = Vec::new();
+        for k in 0..EACH {
+            mine.push(client.emit_acked("send_message", json!({"roomId": room, "content": format!("m{k}")})).await);
+        }
+        acks.push(mine);
+    }
+    for ((_, _, client), mine) in senders.iter_mut().zip(acks) {
+        let mut seqs = Vec::new();
+        for ack in mine {
+            let answer = client.answer(ack).await;
+            assert_eq!(answer["status"], "success", "{answer}");
+            seqs.push(answer["data"]["seq"].as_i64().unwrap());
+        }
+        assert_eq!(seqs, (1..=EACH as i64).collect::<Vec<_>>());
+    }
+    let after = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone();
+    let delta = |key: &str| after[key].as_u64().unwrap() - before[key].as_u64().unwrap();
+    assert_eq!(delta("rows"), (ROOMS * EACH) as u64);
+    assert!(delta("batches") > delta("rounds"), "no commit held batches of several rooms: {before} -> {after}");
+    assert!(delta("rounds") < (ROOMS * EACH) as u64, "every message was its own commit");
+}
+
+/// A client that sends without waiting gets every answer, in its order, and its
+/// messages are stored in that order (a session never blocks on a store).
+async fn a_pipelining_client_is_answered_in_order(backend: Backend) {
+    let app = spawn!(backend, |s| s.limits.messages_max = 1000);
+    let alice = app.register("alice").await;
+    let room = room_of(&app, &alice).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    a.ok("join_room", json!({"roomId": room})).await;
+    let before = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone();
+    let mut acks = Vec::new();
+    for n in 0..100 {
+        acks.push(a.emit_acked("send_message", json!({"roomId": room, "content": format!("p{n}")})).await);
+    }
+    for (n, ack) in acks.into_iter().enumerate() {
+        let answer = a.answer(ack).await;
+        assert_eq!(answer["data"]["content"], format!("p{n}"), "{answer}");
+        assert_eq!(answer["data"]["seq"], n as i64 + 1);
+    }
+    let after = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone();
+    let rounds = after["rounds"].as_u64().unwrap() - before["rounds"].as_u64().unwrap();
+    // One client's pipelined sends form batches: far fewer commits than messages.
+    assert!(rounds < 50, "100 pipelined sends took {rounds} commits");
+}
