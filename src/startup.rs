@@ -137,6 +137,7 @@ impl Application {
             .max_buffer_size(state.settings.realtime.outbound_queue)
             .build_with_inner_svc(warp::service(routes));
         crate::realtime::socketio::register(&io);
+        let checkpointer = crate::db::checkpoint::spawn(&state.db);
 
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
@@ -184,6 +185,9 @@ impl Application {
         let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
         if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing remaining connections");
+        }
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.abort();
         }
         Ok(())
     }

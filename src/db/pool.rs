@@ -16,9 +16,10 @@ type Manager<C> = AsyncDieselConnectionManager<C>;
 type Pooled<C> = bb8::PooledConnection<'static, Manager<C>>;
 
 /// Every SQLite connection needs these: WAL lets readers run beside the writer and
-/// busy_timeout makes concurrent writers wait instead of failing at once.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+/// busy_timeout makes concurrent writers wait instead of failing at once. WAL
+/// checkpoints run apart from commits (`checkpoint.rs`), never inside one.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+     PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;";
 
 #[derive(Clone)]
 pub enum DbPool {

@@ -24,6 +24,19 @@ pub struct Report {
     /// Reasons of failed connections, joins and sends, with counts.
     pub failures: BTreeMap<String, u64>,
     pub server_memory: Option<ServerMemory>,
+    /// The server's CPU time while messages were being sent (needs `--server-pid`).
+    pub server_cpu: Option<ServerCpu>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerCpu {
+    /// User + system CPU seconds of the server during the sending phase.
+    pub secs: f64,
+    /// Share of one core, on average, during the sending phase.
+    pub cores: f64,
+    /// Server CPU microseconds per delivery received in the sending phase.
+    pub us_per_delivery: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -149,6 +162,10 @@ impl Report {
                 ),
             );
         }
+        if let Some(cpu) = &self.server_cpu {
+            let value = format!("{:.1} us per delivery ({:.2} cores while sending)", cpu.us_per_delivery, cpu.cores);
+            row(&mut out, "server CPU", value);
+        }
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -191,6 +208,18 @@ impl Report {
             && d.out_of_order == 0
     }
 }
+
+/// User + system CPU seconds a process on this host has used, from `/proc`.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / CLOCK_TICKS_PER_SEC)
+}
+
+/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 /// Resident set size of a process on this host, from `/proc`.
 pub fn rss_bytes(pid: u32) -> Option<u64> {

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use super::fixture::Fixture;
 use super::progress::Progress;
-use super::report::{self, Connections, Deliveries, Messages, Percentiles, Report, ServerMemory};
+use super::report::{self, Connections, Deliveries, Messages, Percentiles, Report, ServerCpu, ServerMemory};
 use super::scenario::Scenario;
 use super::session::{self, Phase, RunContext, SessionPlan};
 use super::tally::{Counters, Latencies, SessionOutcome, delivery_totals};
@@ -151,6 +151,8 @@ fn plan_sessions(scenario: &Scenario, fixture: &Fixture) -> Vec<SessionPlan> {
 #[derive(Default)]
 struct Window {
     rss_connected: Option<u64>,
+    /// Server CPU seconds used during the sending phase.
+    server_cpu_secs: Option<f64>,
     send_secs: f64,
     delivered: u64,
     acked: u64,
@@ -166,9 +168,12 @@ async fn phases(ctx: &RunContext, phase: &watch::Sender<Phase>, window: &mut Win
 
     let _ = phase.send(Phase::Sending);
     let sending = Instant::now();
+    let cpu_before = scenario.server_pid.and_then(report::cpu_secs);
     let (delivered, acked) = (Counters::get(&c.delivered), Counters::get(&c.acked));
     tokio::time::sleep(Duration::from_secs_f64(scenario.duration_secs)).await;
     window.send_secs = sending.elapsed().as_secs_f64();
+    let cpu_after = scenario.server_pid.and_then(report::cpu_secs);
+    window.server_cpu_secs = cpu_before.zip(cpu_after).map(|(before, after)| after - before);
     window.delivered = Counters::get(&c.delivered) - delivered;
     window.acked = Counters::get(&c.acked) - acked;
 
@@ -256,6 +261,11 @@ fn build_report(
         connect_latency_ms: histogram(&ctx.latencies.connect),
         failures: ctx.failures.lock().unwrap_or_else(|p| p.into_inner()).clone().into_iter().collect(),
         server_memory,
+        server_cpu: window.server_cpu_secs.map(|secs| ServerCpu {
+            secs,
+            cores: if window.send_secs > 0.0 { secs / window.send_secs } else { 0.0 },
+            us_per_delivery: secs * 1e6 / window.delivered.max(1) as f64,
+        }),
         scenario,
     }
 }

@@ -54,6 +54,11 @@ impl RunContext {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
+    /// Microseconds from the run's epoch to `at`.
+    pub fn micros_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
+    }
+
     fn fail(&self, reason: String) {
         *self.failures.lock().unwrap_or_else(|p| p.into_inner()).entry(reason).or_insert(0) += 1;
     }
@@ -164,11 +169,10 @@ fn elapsed_micros(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-async fn next_beat(beat: &mut Option<tokio::time::Interval>) {
+/// The next beat's scheduled time (a beat that came late still carries it).
+async fn next_beat(beat: &mut Option<tokio::time::Interval>) -> tokio::time::Instant {
     match beat {
-        Some(interval) => {
-            interval.tick().await;
-        }
+        Some(interval) => interval.tick().await,
         None => std::future::pending().await,
     }
 }
@@ -268,7 +272,9 @@ impl Client<'_> {
             if current == Phase::Sending && sending.is_some() && beat.is_none() {
                 let offset = period.mul_f64(rand::random::<f64>());
                 let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
-                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // Late beats are sent at once and keep their scheduled time: a
+                // sender that falls behind shows in the latencies, as the floor's does.
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 beat = Some(interval);
             }
             tokio::select! {
@@ -293,7 +299,7 @@ impl Client<'_> {
                         _ => {}
                     }
                 }
-                _ = next_beat(&mut beat), if sending.is_some() && current == Phase::Sending => {
+                intended = next_beat(&mut beat), if sending.is_some() && current == Phase::Sending => {
                     if *phase.borrow() != Phase::Sending {
                         continue;
                     }
@@ -304,7 +310,8 @@ impl Client<'_> {
                     let (room, room_id) = &plan.sends_to[turn % plan.sends_to.len()];
                     turn += 1;
                     let number = numbers.entry(*room).or_insert(0);
-                    let sent_at = ctx.micros();
+                    // Latencies count from when the send was due, not when it went out.
+                    let sent_at = ctx.micros_at(intended.into_std());
                     let content = message_content(*room, plan.user, *number, sent_at, &padding, scenario.message_size);
                     let data = json!({"roomId": room_id, "content": content});
                     let id = self.ack_id();
