@@ -187,38 +187,84 @@ async fn commit_round(db: &DbPool, round: Vec<Job>, stats: &Counters) {
 /// One transaction for the whole round. A batch whose room is gone is answered
 /// alone; any other failure fails the round.
 async fn commit(db: &DbPool, round: &[Job]) -> Result<Vec<Stored>, StoreError> {
+    let batches: Vec<(String, Vec<MessageRow>)> =
+        round.iter().map(|job| (job.room_id.clone(), job.rows.clone())).collect();
     let mut pooled = db.get().await.map_err(StoreError::Failed)?;
-    let mut conn = pooled.conn();
-    let outcome: Result<Vec<Stored>, diesel::result::Error> = transaction!(&mut conn, |c| {
-        let mut answers = Vec::with_capacity(round.len());
-        let mut all_rows: Vec<MessageRow> = Vec::new();
-        for job in round {
-            let count = job.rows.len() as i64;
-            match rooms::reserve_seqs(c, &job.room_id, count).await? {
-                None => answers.push(Err(StoreError::RoomGone)),
-                Some(last) => {
-                    let mut rows = job.rows.clone();
-                    for (offset, row) in rows.iter_mut().enumerate() {
-                        row.seq = last - count + 1 + offset as i64;
-                    }
-                    all_rows.extend(rows.iter().cloned());
-                    answers.push(Ok(rows));
-                }
-            }
-        }
-        insert_all(c, &all_rows).await?;
-        Ok(answers)
-    });
-    outcome.map_err(
-        |error| {
-            if is_unique_violation(&error) { StoreError::Duplicate } else { StoreError::Failed(error.into()) }
-        },
-    )
+    let outcome = match pooled.conn() {
+        // SQLite's driver is synchronous: the whole round runs in one blocking
+        // call instead of one hop to the blocking pool per statement.
+        DbConn::Sqlite(c) => c.spawn_blocking(move |c| sqlite::store(c, batches)).await,
+        mut conn => transaction!(&mut conn, |c| store(c, batches).await),
+    };
+    match outcome {
+        Ok(stored) => Ok(stored.into_iter().map(|batch| batch.ok_or(StoreError::RoomGone)).collect()),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::Duplicate),
+        Err(error) => Err(StoreError::Failed(error.into())),
+    }
 }
 
-async fn insert_all(conn: &mut DbConn<'_>, rows: &[MessageRow]) -> diesel::QueryResult<()> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        messages::insert_many(conn, chunk).await?;
+/// Per batch: its room's seq range reserved, its rows numbered; then every row
+/// inserted. `None` for a batch whose room is gone.
+async fn store(
+    c: &mut DbConn<'_>,
+    batches: Vec<(String, Vec<MessageRow>)>,
+) -> diesel::QueryResult<Vec<Option<Vec<MessageRow>>>> {
+    let mut stored = Vec::with_capacity(batches.len());
+    for (room_id, mut rows) in batches {
+        match rooms::reserve_seqs(c, &room_id, rows.len() as i64).await? {
+            None => stored.push(None),
+            Some(last) => {
+                number(&mut rows, last);
+                stored.push(Some(rows));
+            }
+        }
     }
-    Ok(())
+    let all: Vec<MessageRow> = stored.iter().flatten().flatten().cloned().collect();
+    for chunk in all.chunks(ROWS_PER_STATEMENT) {
+        messages::insert_many(c, chunk).await?;
+    }
+    Ok(stored)
+}
+
+/// Gives rows the consecutive seqs ending at `last`.
+fn number(rows: &mut [MessageRow], last: i64) {
+    let first = last - rows.len() as i64 + 1;
+    for (offset, row) in rows.iter_mut().enumerate() {
+        row.seq = first + offset as i64;
+    }
+}
+
+/// [`store`] on a plain (synchronous) SQLite connection, in its own transaction.
+mod sqlite {
+    use diesel::prelude::*;
+
+    use super::number;
+    use crate::db::room_models::MessageRow;
+    use crate::db::schema::{messages, rooms};
+
+    pub fn store(
+        c: &mut SqliteConnection,
+        batches: Vec<(String, Vec<MessageRow>)>,
+    ) -> QueryResult<Vec<Option<Vec<MessageRow>>>> {
+        c.transaction(|c| {
+            let mut stored = Vec::with_capacity(batches.len());
+            for (room_id, mut rows) in batches {
+                let last: Option<i64> = diesel::update(rooms::table.find(&room_id))
+                    .set(rooms::last_seq.eq(rooms::last_seq + rows.len() as i64))
+                    .returning(rooms::last_seq)
+                    .get_result(c)
+                    .optional()?;
+                let Some(last) = last else {
+                    stored.push(None);
+                    continue;
+                };
+                number(&mut rows, last);
+                for row in &rows {
+                    diesel::insert_into(messages::table).values(row).execute(c)?;
+                }
+                stored.push(Some(rows));
+            }
+            Ok(stored)
+        })
+    }
 }

@@ -63,7 +63,8 @@ async fn rest_membership_and_settings_changes_reach_connected_members(backend: B
     assert_eq!(refused["code"], "ACCESS_DENIED", "{refused}");
     // And a rename reaches the names his next messages carry once he is back.
     assert_eq!(app.join(&bob, &room, None).await.status, StatusCode::OK);
-    let profile = app.call("PATCH", "/api/v1/auth/profile", Some(&bob.token), Some(json!({"fullName": "Robert B"}))).await;
+    let profile =
+        app.call("PATCH", "/api/v1/auth/profile", Some(&bob.token), Some(json!({"fullName": "Robert B"}))).await;
     assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
     let sent = b.ok("send_message", json!({"roomId": room, "content": "back"})).await;
     assert_eq!(sent["sender"]["fullName"], "Robert B");
