@@ -60,6 +60,9 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub connect_timeout_secs: u64,
+    /// Message writers (0: chosen per backend).
+    #[serde(default)]
+    pub store_writers: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +136,9 @@ impl Settings {
     pub fn validate(&mut self) -> Result<(), ConfigError> {
         crate::db::BackendKind::from_url(&self.database.url)
             .map_err(|reason| ConfigError(format!("database.url (DATABASE_URL): {reason}")))?;
+        if self.database.store_writers >= self.database.max_connections {
+            return Err(ConfigError("database.store_writers must be below database.max_connections".into()));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError("database.max_connections must be at least 1".into()));
         }

@@ -72,6 +72,44 @@ pub async fn reserve_seqs(conn: &mut DbConn<'_>, id: &str, count: i64) -> QueryR
     }
 }
 
+/// [`reserve_seqs`] for several rooms in one round trip where the backend allows
+/// (PostgreSQL: one `UPDATE ... FROM unnest(...) RETURNING`); elsewhere room by
+/// room. Answers each existing room's new last seq; rooms that do not exist are
+/// left out.
+pub async fn reserve_seqs_many(conn: &mut DbConn<'_>, counts: &[(&str, i64)]) -> QueryResult<HashMap<String, i64>> {
+    if let DbConn::Postgres(c) = conn {
+        #[derive(QueryableByName)]
+        struct Reserved {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            last_seq: i64,
+        }
+        // Rooms in id order: concurrent rounds lock rows in the same order.
+        let mut sorted = counts.to_vec();
+        sorted.sort_unstable();
+        let ids: Vec<&str> = sorted.iter().map(|(id, _)| *id).collect();
+        let adds: Vec<i64> = sorted.iter().map(|(_, n)| *n).collect();
+        let reserved: Vec<Reserved> = diesel::sql_query(
+            "UPDATE rooms SET last_seq = rooms.last_seq + v.n \
+             FROM unnest($1::text[], $2::bigint[]) AS v(id, n) \
+             WHERE rooms.id = v.id RETURNING rooms.id, rooms.last_seq",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&ids)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&adds)
+        .load(&mut **c)
+        .await?;
+        return Ok(reserved.into_iter().map(|r| (r.id, r.last_seq)).collect());
+    }
+    let mut reserved = HashMap::with_capacity(counts.len());
+    for (id, count) in counts {
+        if let Some(last) = reserve_seqs(conn, id, *count).await? {
+            reserved.insert(id.to_string(), last);
+        }
+    }
+    Ok(reserved)
+}
+
 fn name_pattern(search: &str) -> String {
     let escaped = search.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")

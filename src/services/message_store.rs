@@ -209,11 +209,13 @@ async fn store(
     c: &mut DbConn<'_>,
     batches: Vec<(String, Vec<MessageRow>)>,
 ) -> diesel::QueryResult<Vec<Option<Vec<MessageRow>>>> {
+    let counts: Vec<(&str, i64)> = batches.iter().map(|(room, rows)| (room.as_str(), rows.len() as i64)).collect();
+    let reserved = rooms::reserve_seqs_many(c, &counts).await?;
     let mut stored = Vec::with_capacity(batches.len());
     for (room_id, mut rows) in batches {
-        match rooms::reserve_seqs(c, &room_id, rows.len() as i64).await? {
+        match reserved.get(&room_id) {
             None => stored.push(None),
-            Some(last) => {
+            Some(&last) => {
                 number(&mut rows, last);
                 stored.push(Some(rows));
             }
