@@ -4,15 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/sample.rs"]
+mod sample;
+
 use std::hint::black_box;
 
-use chrono::NaiveDateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rtchat::domain::views::{MessageView, UserRef};
 use rtchat::protocol::{ClientEvent, Outgoing, ServerEvent};
 use serde_json::{Value, json};
 
-const ROOM: &str = "0192f6c1-5a2b-7c3d-8e4f-a5b6c7d8e9f0";
+use sample::{ROOM, message as sample_message};
 
 fn send_frame() -> Vec<u8> {
     let content = "The quick brown fox jumps over the lazy dog. ".repeat(2);
@@ -22,31 +23,6 @@ fn send_frame() -> Vec<u8> {
         "ack": 7
     }))
     .unwrap()
-}
-
-fn message() -> MessageView {
-    let at = NaiveDateTime::parse_from_str("2026-11-25 12:00:00.123456", "%Y-%m-%d %H:%M:%S%.f").unwrap();
-    MessageView {
-        id: "0192f6c1-5a2b-7c3d-8e4f-000000000001".into(),
-        room_id: ROOM.into(),
-        sender_id: "0192f6c1-5a2b-7c3d-8e4f-000000000002".into(),
-        seq: 1234,
-        client_msg_id: Some("c-42".into()),
-        content: "The quick brown fox jumps over the lazy dog. ".repeat(2),
-        message_type: "text".into(),
-        is_edited: false,
-        edited_at: None,
-        deleted_at: None,
-        delivered_at: Some(at),
-        read_at: None,
-        created_at: at,
-        updated_at: at,
-        sender: UserRef {
-            id: "0192f6c1-5a2b-7c3d-8e4f-000000000002".into(),
-            username: "alice".into(),
-            full_name: "Alice Liddell".into(),
-        },
-    }
 }
 
 fn decode(c: &mut Criterion) {
@@ -70,7 +46,7 @@ fn decode(c: &mut Criterion) {
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(1));
-    let message = message();
+    let message = sample_message(1234);
     group.bench_function("receive_message event + ws frame", |b| {
         b.iter(|| Outgoing::new(ServerEvent::ReceiveMessage(black_box(&message).clone())).ws_frame())
     });
