@@ -56,7 +56,7 @@ async fn members_chat_in_seq_order_with_answers_and_errors(backend: Backend) {
     assert_eq!(a.ok("join_room", json!({"roomId": room})).await, json!({"roomId": room, "lastSeq": 0}));
     b.ok("join_room", json!({"roomId": room})).await;
     // Bob's "online" may arrive first: presence is announced independently.
-    let joined = a.event_where("user_status", |d| d["status"] == "joined").await;
+    let joined = a.event_where("user_status", |d| d["status"] == "joined" && d["userId"] == bob.id).await;
     assert_eq!(joined, json!({"userId": bob.id, "status": "joined", "roomId": room}));
 
     let refused = o.call("join_room", json!({"roomId": room})).await;
@@ -177,6 +177,9 @@ async fn presence_spans_tabs_and_reaches_room_members_only(backend: Backend) {
     let mut s = WsClient::connect(&app, &stranger.token).await;
     a.ok("join_room", json!({"roomId": room})).await;
     s.ok("join_room", json!({"roomId": elsewhere})).await;
+    // Each hears its own join first.
+    a.event_where("user_status", |d| d["status"] == "joined").await;
+    s.event_where("user_status", |d| d["status"] == "joined").await;
 
     let tab1 = WsClient::connect(&app, &bob.token).await;
     assert_eq!(a.event("user_status").await, json!({"userId": bob.id, "status": "online"}));

@@ -28,6 +28,9 @@ async fn rest_membership_and_settings_changes_reach_connected_members(backend: B
     let room = room_of(&app, &alice).await;
     let mut a = WsClient::connect(&app, &alice.token).await;
     a.ok("join_room", json!({"roomId": room})).await;
+    // The joiner hears its own join too (the seed's clients, without acks, rely on it).
+    let echo = a.event_where("user_status", |d| d["status"] == "joined").await;
+    assert_eq!(echo, json!({"userId": alice.id, "status": "joined", "roomId": room}));
 
     // A REST join is announced with who joined.
     assert_eq!(app.join(&bob, &room, None).await.status, StatusCode::OK);

@@ -258,9 +258,10 @@ impl RoomState {
                 if outcome.is_ok() {
                     let user_id = session.user_id.clone();
                     self.shared.subscribers().insert(session.id, session);
-                    // The joiner has the answer; the others get the announcement.
+                    // To the whole room, the joiner included, as the seed did: seed
+                    // clients use no acks and learn from this that the join worked.
                     let joined = ServerEvent::UserStatus(UserStatus::joined(&user_id, &self.room_id));
-                    self.publish(joined, Some(&user_id));
+                    self.publish(joined, None);
                 }
                 reply.send(outcome.map(|()| self.last_seq));
             }
