@@ -33,6 +33,14 @@ struct Send {
     input: NewMessageInput,
 }
 
+/// Whether preparing a batch counts its sends against the senders' limit: not
+/// when it is prepared again after a duplicate key (they were counted once).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Count,
+    AlreadyCounted,
+}
+
 /// Where one send of the batch stands while the batch is prepared.
 enum Slot {
     Refused(Error),
@@ -77,12 +85,12 @@ impl RoomState {
         // Replies are not `Sync`: they stay out of what is borrowed across awaits.
         let (batch, replies): (Vec<Send>, Vec<Reply<Sent>>) =
             queued.into_iter().map(|q| (Send { sender_id: q.sender_id, input: q.input }, q.reply)).unzip();
-        let (mut slots, mut rows) = self.prepare(&batch).await;
+        let (mut slots, mut rows) = self.prepare(&batch, Limit::Count).await;
         let mut stored = self.services.store.store(&self.room_id, std::mem::take(&mut rows)).await;
         if matches!(stored, Err(StoreError::Duplicate)) {
             // A clientMsgId was stored meanwhile (another node, another room's
             // batch): look again, and the repeat becomes an idempotent answer.
-            (slots, rows) = self.prepare_again(&batch).await;
+            (slots, rows) = self.prepare(&batch, Limit::AlreadyCounted).await;
             stored = self.services.store.store(&self.room_id, rows).await;
         }
         let rows = match stored {
@@ -114,7 +122,7 @@ impl RoomState {
     }
 
     /// Sorts each send into its slot and builds the rows to store.
-    async fn prepare(&mut self, batch: &[Send]) -> (Vec<Slot>, Vec<MessageRow>) {
+    async fn prepare(&mut self, batch: &[Send], limit: Limit) -> (Vec<Slot>, Vec<MessageRow>) {
         let keys: Vec<(&str, &str)> = batch
             .iter()
             .filter_map(|q| q.input.client_msg_id.as_deref().map(|id| (q.sender_id.as_str(), id)))
@@ -153,7 +161,9 @@ impl RoomState {
                 slots.push(Slot::Refused(refused));
                 continue;
             }
-            if let Err(refused) = self.services.messages.check_send_limit(sender).await {
+            if limit == Limit::Count
+                && let Err(refused) = self.services.messages.check_send_limit(sender).await
+            {
                 slots.push(Slot::Refused(refused));
                 continue;
             }
@@ -162,38 +172,6 @@ impl RoomState {
             }
             rows.push(new_row(&self.room_id, sender, &queued.input, now));
             slots.push(Slot::Stored(rows.len() - 1));
-        }
-        (slots, rows)
-    }
-
-    /// As [`Self::prepare`], for a batch that hit a duplicate key: the limit was
-    /// already counted for these sends, so it is not counted again.
-    async fn prepare_again(&mut self, batch: &[Send]) -> (Vec<Slot>, Vec<MessageRow>) {
-        let keys: Vec<(&str, &str)> = batch
-            .iter()
-            .filter_map(|q| q.input.client_msg_id.as_deref().map(|id| (q.sender_id.as_str(), id)))
-            .collect();
-        let earlier = self.services.messages.earlier_sends(&keys).await.unwrap_or_default();
-        let now = db::now();
-        let mut rows = Vec::new();
-        let mut slots = Vec::with_capacity(batch.len());
-        for queued in batch {
-            let sender = queued.sender_id.as_str();
-            let key = queued.input.client_msg_id.as_deref().map(|id| (sender.to_string(), id.to_string()));
-            match key.and_then(|key| earlier.get(&key)) {
-                Some(row) if row.room_id == self.room_id => slots.push(Slot::Retry(row.clone())),
-                Some(_) => slots.push(Slot::Refused(Error::Conflict {
-                    code: "CONFLICT",
-                    message: "clientMsgId was already used for a message in another room".into(),
-                })),
-                None if !self.members.contains(sender) => {
-                    slots.push(Slot::Refused(Error::denied("You are not a member of this room")))
-                }
-                None => {
-                    rows.push(new_row(&self.room_id, sender, &queued.input, now));
-                    slots.push(Slot::Stored(rows.len() - 1));
-                }
-            }
         }
         (slots, rows)
     }
