@@ -36,7 +36,10 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RealtimeSettings {
+    /// Client events per user per minute, all their connections together.
     pub events_per_minute: u32,
+    /// Realtime connections one user may hold open on one server.
+    pub max_sessions_per_user: usize,
     pub outbound_queue: usize,
     pub max_frame_bytes: usize,
 }
@@ -53,6 +56,11 @@ pub struct ServerSettings {
     pub max_body_bytes: u64,
     pub trust_forwarded_for: bool,
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's head (then the connection closes).
+    pub header_read_timeout_secs: u64,
+    /// Browser origins allowed to call the server from another origin (`*`: any).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,10 +164,21 @@ impl Settings {
                 "auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be positive".into(),
             ));
         }
+        if self.server.header_read_timeout_secs == 0 {
+            return Err(ConfigError("server.header_read_timeout_secs must be at least 1".into()));
+        }
+        if self.realtime.max_sessions_per_user == 0 {
+            return Err(ConfigError("realtime.max_sessions_per_user must be at least 1".into()));
+        }
         if self.realtime.outbound_queue == 0 || self.realtime.max_frame_bytes < 1024 {
             return Err(ConfigError(
                 "realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024".into(),
             ));
+        }
+        if let Some(bad) = self.server.cors_origins.iter().find(|o| !crate::http::cors::valid_origin(o)) {
+            return Err(ConfigError(format!(
+                "server.cors_origins (CORS_ORIGINS): {bad:?} is not an origin (scheme://host[:port], or *)"
+            )));
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return Err(ConfigError("log.format must be \"human\" or \"json\"".into()));
@@ -201,7 +220,8 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    // The last `@` ends the credentials: a password may contain `@` itself.
+    match rest.rsplit_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:***@{host}")
@@ -226,6 +246,11 @@ fn seed_variables() -> serde_json::Value {
     }
     if let Some(secret) = var("REFRESH_TOKEN") {
         set("auth", "refresh_secret", secret.into());
+    }
+    if let Some(origins) = var("CORS_ORIGINS") {
+        let list: Vec<serde_json::Value> =
+            origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(|o| o.into()).collect();
+        set("server", "cors_origins", list.into());
     }
     if let Some(url) = var("REDIS_URL") {
         set("redis", "url", url.into());
@@ -256,6 +281,7 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact_url("mysql://root:hunter2@db:3306/x"), "mysql://root:***@db:3306/x");
         assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redact_url("postgres://app:p@ss@w0rd@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact_url("sqlite:data/x.db"), "sqlite:data/x.db");
     }
 }

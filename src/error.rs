@@ -31,6 +31,9 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("Too many requests, please try again later")]
     RateLimited { retry_after_secs: u64 },
+    /// A user's realtime connections on this server are at their cap.
+    #[error("Too many open connections: at most {0} per user")]
+    TooManySessions(usize),
     #[error("Request body is too large")]
     PayloadTooLarge,
     #[error("Content-Type must be application/json")]
@@ -61,7 +64,7 @@ impl Error {
             Self::AccessDenied(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -82,7 +85,7 @@ impl Error {
             Self::AccessDenied(_) => "ACCESS_DENIED",
             Self::NotFound(_) => "RESOURCE_NOT_FOUND",
             Self::Conflict { code, .. } => code,
-            Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
+            Self::RateLimited { .. } | Self::TooManySessions(_) => "RATE_LIMIT_EXCEEDED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -128,9 +131,24 @@ impl From<diesel::result::Error> for Error {
             Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Self::Unavailable(format!("database connection closed: {}", info.message()))
             }
+            // Contention, not a bug: the same request may well succeed in a moment.
+            Diesel::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Unavailable(format!("database contention: {}", info.message()))
+            }
+            Diesel::DatabaseError(_, info) if is_lock_contention(info.message()) => {
+                Self::Unavailable(format!("database contention: {}", info.message()))
+            }
             other => Self::internal(format!("database: {other}")),
         }
     }
+}
+
+/// SQLite's busy/locked, MySQL/MariaDB's lock wait timeout and deadlock.
+fn is_lock_contention(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["database is locked", "database is busy", "database table is locked", "lock wait timeout", "deadlock found"]
+        .iter()
+        .any(|sign| message.contains(sign))
 }
 
 /// True when a database error is a unique-key violation (mapped to 409 by callers
@@ -140,3 +158,31 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as Diesel};
+    use http::StatusCode;
+
+    use super::Error;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Diesel::DatabaseError(kind, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn a_locked_database_is_unavailable_not_a_bug() {
+        for (kind, message) in [
+            (DatabaseErrorKind::Unknown, "database is locked"),
+            (DatabaseErrorKind::Unknown, "Lock wait timeout exceeded; try restarting transaction"),
+            (DatabaseErrorKind::Unknown, "Deadlock found when trying to get lock"),
+            (DatabaseErrorKind::SerializationFailure, "could not serialize access"),
+        ] {
+            let error = database_error(kind, message);
+            assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE, "{message}");
+            assert_eq!(error.to_body().message, "Service temporarily unavailable", "the cause is not sent");
+        }
+        let bug = database_error(DatabaseErrorKind::Unknown, "no such column: nope");
+        assert_eq!(bug.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

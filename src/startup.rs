@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use socketioxide::SocketIo;
@@ -22,11 +22,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::actors::registry::UserAllowance;
 use crate::actors::room::RoomServices;
 use crate::actors::tree::ActorTree;
-use crate::auth::AuthService;
+use crate::auth::{AuthService, RevocationSink};
 use crate::config::Settings;
 use crate::db::{BackendKind, DbPool, migrations};
+use crate::http::cors::{self, Cors, Decision};
 use crate::http::request::PeerAddr;
 use crate::limits::{Limiter, RedisStore, Rules};
 use crate::services::message_store::MessageStore;
@@ -94,11 +96,15 @@ impl Application {
         };
         let store = MessageStore::start(db.clone(), writers);
         let services = RoomServices { rooms: rooms.clone(), messages: messages.clone(), store: store.clone() };
-        let tree = ActorTree::start(db.clone(), services, settings.realtime.events_per_minute)
-            .await
-            .map_err(StartupError::Actors)?;
+        let allowance = UserAllowance {
+            max_sessions: settings.realtime.max_sessions_per_user,
+            events_per_minute: settings.realtime.events_per_minute,
+        };
+        let tree = ActorTree::start(db.clone(), services, allowance).await.map_err(StartupError::Actors)?;
+        let revocations: Arc<dyn RevocationSink> = Arc::new(tree.sessions.registry().clone());
         let state = Arc::new(AppState {
-            auth: AuthService::new(db.clone(), settings.auth.clone()),
+            auth: AuthService::new(db.clone(), settings.auth.clone(), revocations),
+            cors: Cors::new(&settings.server.cors_origins),
             rooms,
             messages,
             store,
@@ -143,9 +149,17 @@ impl Application {
             .build_with_inner_svc(warp::service(routes));
         crate::realtime::socketio::register(&io);
         let checkpointer = crate::db::checkpoint::spawn(&state.db);
+        let expiry_sweeper = state.sessions.registry().spawn_expiry_sweeper();
 
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // A client must send a request's whole head within this time (idle
+        // keep-alive connections included), so trickled or never-finished
+        // headers cannot hold connections open. hyper needs a timer for it.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(state.settings.server.header_read_timeout_secs));
         let mut signal = std::pin::pin!(termination_signal());
         loop {
             tokio::select! {
@@ -194,6 +208,7 @@ impl Application {
         if let Some(checkpointer) = checkpointer {
             checkpointer.abort();
         }
+        expiry_sweeper.abort();
         Ok(())
     }
 }
@@ -216,18 +231,35 @@ where
     B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if request.uri().path() == crate::realtime::ws::PATH {
-        let response = crate::realtime::ws::upgrade(state, request).await;
-        return response.map(|body| body.map_err(Into::into).boxed_unsync());
-    }
-    let request = crate::realtime::socketio::detach_upgrade(request);
-    match service.oneshot(request).await {
-        Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
-        Err(error) => {
-            let response = crate::http::response::error(&crate::error::Error::internal(format!("service: {error}")));
-            response.map(|body| body.map_err(Into::into).boxed_unsync())
+    let allowed_origin = match state.cors.decide(request.method(), request.headers()) {
+        Decision::NoOrigin => None,
+        Decision::Allow(origin) => Some(origin),
+        Decision::Preflight(origin) => {
+            let response = cors::preflight_response(origin, request.headers());
+            return response.map(|body| Full::new(bytes::Bytes::from(body)).map_err(Into::into).boxed_unsync());
         }
+        Decision::Refuse => {
+            let response = crate::http::response::error(&crate::error::Error::denied("Origin not allowed"));
+            return response.map(|body| body.map_err(Into::into).boxed_unsync());
+        }
+    };
+    let mut response = if request.uri().path() == crate::realtime::ws::PATH {
+        let response = crate::realtime::ws::upgrade(state, request).await;
+        response.map(|body| body.map_err(Into::into).boxed_unsync())
+    } else {
+        let request = crate::realtime::socketio::detach_upgrade(request);
+        match service.oneshot(request).await {
+            Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
+            Err(error) => {
+                let error = crate::error::Error::internal(format!("service: {error}"));
+                crate::http::response::error(&error).map(|body| body.map_err(Into::into).boxed_unsync())
+            }
+        }
+    };
+    if let Some(origin) = allowed_origin {
+        cors::mark_allowed(response.headers_mut(), origin);
     }
+    response
 }
 
 async fn termination_signal() {

@@ -13,6 +13,7 @@ use crate::actors::tree::ActorTree;
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::http::cors::Cors;
 use crate::limits::Limiter;
 use crate::services::message_store::MessageStore;
 use crate::services::{MessageService, RoomService};
@@ -21,6 +22,8 @@ pub struct AppState {
     pub settings: Settings,
     pub db: DbPool,
     pub auth: AuthService,
+    /// Which browser origins may call the server (checked in front of every route).
+    pub cors: Cors,
     pub limiter: Arc<Limiter>,
     /// Reads (lists, details, history); writes go through the room actors.
     pub rooms: RoomService,

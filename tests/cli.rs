@@ -76,7 +76,10 @@ fn migrate_applies_the_schema_once() {
     let url = temp_sqlite();
     let first = rtchat(&["migrate"], &[("DATABASE_URL", &url)]);
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(String::from_utf8_lossy(&first.stdout).contains("1 migration(s) applied"));
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("2 migration(s) applied"),
+        "every migration on a fresh database"
+    );
     let again = rtchat(&["migrate"], &[("DATABASE_URL", &url)]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 migration(s) applied"));
 }

@@ -7,12 +7,15 @@
 //! ```
 //!
 //! Transports and REST hold narrow handles: [`rooms::Rooms`] (hand a request to a
-//! room) and [`sessions::Sessions`] (start a client's session); [`tree::ActorTree`]
-//! starts it all. A message's path: transport -> Session -> Room -> group-commit
+//! room) and [`sessions::Sessions`] (start a client's session); the
+//! [`registry::SessionRegistry`] knows each user's live sessions, ends those of a
+//! revoked login or an expired token, and holds the per-user allowance;
+//! [`tree::ActorTree`] starts it all. A message's path: transport -> Session -> Room -> group-commit
 //! store -> Room fan-out -> each session's outbound queue -> its connection's writer.
 
 pub mod outbound;
 pub mod presence;
+pub mod registry;
 pub mod reply;
 pub mod room;
 pub mod room_supervisor;

@@ -3,6 +3,7 @@
 //! each to the room it concerns with the answer attached: it never waits for a
 //! room to store anything, so a client's sends pipeline into the room's batches
 //! and come back acked in order. Only joins and replays (`sync`) are awaited.
+//! It ends when its login is revoked or its token expires ([`SessionRegistry`]).
 //! On stop it leaves its rooms and ends its presence.
 
 use std::collections::HashSet;
@@ -11,11 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tracing::Instrument;
 
 use super::outbound::SessionHandle;
 use super::presence::PresenceMsg;
+use super::registry::{SessionRegistry, revoked_error};
 use super::reply::Reply;
 use super::room::RoomMsg;
 use super::rooms::Rooms;
@@ -31,20 +33,26 @@ use crate::services::messages::HistoryPage;
 /// client is told to wait for its answers (its events are refused, not queued).
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// Client events a transport may queue for its session before it waits
+/// (`/ws` stops reading the socket) or refuses them (Socket.IO answers
+/// `RATE_LIMIT_EXCEEDED`): a client cannot grow the server's memory by sending
+/// faster than its events are handled.
+pub const MAX_QUEUED: usize = 256;
+
 pub enum SessionMsg {
     Client {
         event: ClientEvent,
         answer: Option<AnswerFn>,
+        /// Its place in the session's inbox, given back when it is handled.
+        slot: Option<OwnedSemaphorePermit>,
     },
     /// Reconnect recovery: join these rooms and replay what came after each seq.
-    Recover {
-        offsets: Vec<(String, i64)>,
-    },
+    Recover { offsets: Vec<(String, i64)> },
     /// A transport-level failure to report (bad frame, unknown event).
-    Refuse {
-        error: Error,
-        answer: Option<AnswerFn>,
-    },
+    Refuse { error: Error, answer: Option<AnswerFn>, slot: Option<OwnedSemaphorePermit> },
+    /// The login was revoked or the token expired: tell the client why, refuse
+    /// whatever it sent meanwhile, and close.
+    End { error: Error, reason: &'static str },
     /// The server is going away: tell the client to reconnect elsewhere, then close.
     Shutdown,
 }
@@ -55,7 +63,7 @@ pub struct SessionServices {
     pub rooms: Rooms,
     pub presence: ActorRef<PresenceMsg>,
     pub messages: MessageService,
-    pub events_per_minute: u32,
+    pub registry: SessionRegistry,
 }
 
 pub struct SessionArgs {
@@ -71,9 +79,9 @@ pub struct SessionState {
     user: AuthUser,
     handle: SessionHandle,
     joined: HashSet<String>,
-    window_started: Instant,
-    window_events: u32,
     in_flight: Arc<AtomicUsize>,
+    /// Set by [`SessionMsg::End`]: what is still queued is refused.
+    ended: bool,
 }
 
 pub struct SessionActor;
@@ -83,7 +91,14 @@ impl Actor for SessionActor {
     type State = SessionState;
     type Arguments = SessionArgs;
 
-    async fn pre_start(&self, _: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
+        let user = &args.user;
+        let expires_in = Duration::from_secs(user.token_expires_at.saturating_sub(crate::auth::jwt::unix_now()));
+        args.services.registry.register(&user.id, args.handle.id, &user.session_id, expires_in, myself);
         let _ = args.services.presence.cast(PresenceMsg::SessionStarted { user_id: args.user.id.clone() });
         metrics::gauge!(crate::metrics::SESSIONS, "transport" => args.transport).increment(1.0);
         Ok(SessionState {
@@ -92,13 +107,13 @@ impl Actor for SessionActor {
             user: args.user,
             handle: args.handle,
             joined: HashSet::new(),
-            window_started: Instant::now(),
-            window_events: 0,
             in_flight: Arc::default(),
+            ended: false,
         })
     }
 
     async fn post_stop(&self, _: ActorRef<SessionMsg>, state: &mut SessionState) -> Result<(), ActorProcessingErr> {
+        state.services.registry.unregister(&state.user.id, state.handle.id);
         for room_id in state.joined.drain() {
             state.services.rooms.unsubscribe(&room_id, state.handle.id);
         }
@@ -127,22 +142,38 @@ impl Actor for SessionActor {
 impl SessionState {
     async fn on_message(&mut self, message: SessionMsg) {
         match message {
-            SessionMsg::Client { event, answer } => {
+            SessionMsg::Client { event, answer, slot: _slot } => {
                 let name = event.name();
                 metrics::counter!(crate::metrics::EVENTS_IN, "event" => name).increment(1);
                 let respond = self.responder(name, answer);
-                match self.admit() {
+                if self.ended {
+                    return respond(Err(revoked_error()));
+                }
+                match self.services.registry.admit_event(&self.user.id) {
                     Ok(()) => self.apply(event, respond).await,
                     Err(error) => respond(Err(error)),
                 }
             }
-            SessionMsg::Refuse { error, answer } => self.responder("invalid", answer)(Err(error)),
+            SessionMsg::Refuse { error, answer, slot: _slot } => self.responder("invalid", answer)(Err(error)),
+            SessionMsg::End { error, reason } => {
+                if !self.ended {
+                    self.ended = true;
+                    tracing::info!(reason, "session ended by the server");
+                    let _ = self.handle.deliver(&Outgoing::new(ServerEvent::error(&error)));
+                    self.handle.close(reason);
+                }
+            }
             SessionMsg::Shutdown => {
                 let _ = self.handle.deliver(&Outgoing::new(ServerEvent::shutdown()));
                 self.handle.close("server shutting down");
             }
             SessionMsg::Recover { offsets } => {
                 for (room_id, after_seq) in offsets {
+                    // Each room recovered is a join and a replay: it counts as an event.
+                    if let Err(error) = self.services.registry.admit_event(&self.user.id) {
+                        self.responder("sync", None)(Err(error));
+                        break;
+                    }
                     let recovered = match self.join(&room_id).await {
                         Ok(_) => self.sync(&room_id, after_seq).await.map(drop),
                         Err(error) => Err(error),
@@ -153,21 +184,6 @@ impl SessionState {
                 }
             }
         }
-    }
-
-    /// The per-connection event budget (events per minute).
-    fn admit(&mut self) -> Result<(), Error> {
-        let now = Instant::now();
-        if now.duration_since(self.window_started) >= Duration::from_secs(60) {
-            self.window_started = now;
-            self.window_events = 0;
-        }
-        self.window_events += 1;
-        if self.window_events > self.services.events_per_minute {
-            let left = Duration::from_secs(60).saturating_sub(now.duration_since(self.window_started));
-            return Err(Error::RateLimited { retry_after_secs: left.as_secs().max(1) });
-        }
-        Ok(())
     }
 
     /// What answers an event: its ack when the client asked for one, else the
@@ -317,5 +333,128 @@ impl SessionState {
             }
         }
         Ok(Answer::Synced { room_id: room_id.to_string(), last_seq: cursor, replayed })
+    }
+}
+
+/// A session as its transport sees it: the actor and the bounded inbox in front
+/// of it ([`MAX_QUEUED`]).
+#[derive(Clone)]
+pub struct SessionInbox {
+    actor: ActorRef<SessionMsg>,
+    room: Arc<Semaphore>,
+}
+
+impl SessionInbox {
+    pub fn new(actor: ActorRef<SessionMsg>) -> Self {
+        Self { actor, room: Arc::new(Semaphore::new(MAX_QUEUED)) }
+    }
+
+    /// Queues a client event, waiting while the inbox is full.
+    pub async fn send(&self, event: Result<ClientEvent, Error>, answer: Option<AnswerFn>) {
+        let Ok(slot) = self.room.clone().acquire_owned().await else { return };
+        let _ = self.actor.cast(message(event, answer, slot));
+    }
+
+    /// Queues a client event, or gives it back with its answer when the inbox is full.
+    pub fn try_send(
+        &self,
+        event: Result<ClientEvent, Error>,
+        answer: Option<AnswerFn>,
+    ) -> Result<(), Option<AnswerFn>> {
+        match self.room.clone().try_acquire_owned() {
+            Ok(slot) => {
+                let _ = self.actor.cast(message(event, answer, slot));
+                Ok(())
+            }
+            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(answer),
+        }
+    }
+
+    /// Messages from the server itself (recovery) skip the inbox's bound.
+    pub fn cast(&self, message: SessionMsg) {
+        let _ = self.actor.cast(message);
+    }
+
+    pub fn stop(&self, reason: &str) {
+        self.actor.stop(Some(reason.into()));
+    }
+}
+
+fn message(event: Result<ClientEvent, Error>, answer: Option<AnswerFn>, slot: OwnedSemaphorePermit) -> SessionMsg {
+    match event {
+        Ok(event) => SessionMsg::Client { event, answer, slot: Some(slot) },
+        Err(error) => SessionMsg::Refuse { error, answer, slot: Some(slot) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ractor::{Actor, ActorProcessingErr, ActorRef};
+    use tokio::sync::{Semaphore, mpsc};
+
+    use super::*;
+
+    /// Stands in for a stalled Session: handles nothing until the gate opens,
+    /// then reports each event handled.
+    struct Stalled;
+
+    impl Actor for Stalled {
+        type Msg = SessionMsg;
+        type State = (Arc<Semaphore>, mpsc::UnboundedSender<()>);
+        type Arguments = Self::State;
+
+        async fn pre_start(
+            &self,
+            _: ActorRef<SessionMsg>,
+            args: Self::State,
+        ) -> Result<Self::State, ActorProcessingErr> {
+            Ok(args)
+        }
+
+        async fn handle(
+            &self,
+            _: ActorRef<SessionMsg>,
+            _: SessionMsg,
+            (gate, handled): &mut Self::State,
+        ) -> Result<(), ActorProcessingErr> {
+            let _ = gate.acquire().await.map(|permit| permit.forget());
+            let _ = handled.send(());
+            Ok(())
+        }
+    }
+
+    fn leave() -> Result<ClientEvent, Error> {
+        Ok(ClientEvent::LeaveRoom { room_id: "r".into() })
+    }
+
+    #[tokio::test]
+    async fn a_stalled_session_takes_a_bounded_number_of_events_then_refuses() {
+        let gate = Arc::new(Semaphore::new(0));
+        let (handled_tx, mut handled) = mpsc::unbounded_channel();
+        let (actor, _) = Actor::spawn(None, Stalled, (gate.clone(), handled_tx)).await.unwrap();
+        let inbox = SessionInbox::new(actor);
+        for _ in 0..MAX_QUEUED {
+            assert!(inbox.try_send(leave(), None).is_ok());
+        }
+        let refused = inbox.try_send(leave(), Some(Box::new(|_| {})));
+        assert!(matches!(refused, Err(Some(_))), "the answer comes back to be refused");
+
+        // `/ws` waits instead: it gets its place once one event is handled.
+        let waiting = tokio::spawn({
+            let inbox = inbox.clone();
+            async move { inbox.send(leave(), None).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a full inbox makes the reader wait");
+        gate.add_permits(1);
+        handled.recv().await.unwrap();
+        waiting.await.unwrap();
+        gate.add_permits(MAX_QUEUED + 1);
+        for _ in 0..MAX_QUEUED {
+            handled.recv().await.unwrap();
+        }
+        assert!(inbox.try_send(leave(), None).is_ok(), "room again once handled");
     }
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ractor::{Actor, ActorRef};
 
 use super::outbound::{Outbound, SessionHandle, SessionId};
-use super::session::{SessionActor, SessionArgs, SessionMsg, SessionServices};
+use super::registry::SessionRegistry;
+use super::session::{SessionActor, SessionArgs, SessionInbox, SessionMsg, SessionServices};
 use super::supervisor::TreeMsg;
 use crate::auth::AuthUser;
 use crate::error::Error;
@@ -26,20 +27,31 @@ impl Sessions {
         Self(Arc::new(SessionsInner { supervisor, services, next_id: AtomicU64::new(1) }))
     }
 
+    /// Who holds each user's live sessions (and ends them when revoked).
+    pub fn registry(&self) -> &SessionRegistry {
+        &self.0.services.registry
+    }
+
+    /// Whether the user may open another session (before the transport accepts it).
+    pub fn admit(&self, user: &AuthUser) -> Result<(), Error> {
+        self.0.services.registry.admit_session(&user.id)
+    }
+
     /// Starts a session actor for a connected client.
     pub async fn start(
         &self,
         transport: &'static str,
         user: AuthUser,
         outbound: Arc<dyn Outbound>,
-    ) -> Result<ActorRef<SessionMsg>, Error> {
+    ) -> Result<SessionInbox, Error> {
+        self.admit(&user)?;
         let id: SessionId = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let handle = SessionHandle::new(id, user.id.clone(), outbound);
         let args = SessionArgs { transport, services: self.0.services.clone(), user, handle };
         let (actor, _) = Actor::spawn_linked(None, SessionActor, args, self.0.supervisor.get_cell())
             .await
             .map_err(|e| Error::internal(format!("session actor: {e}")))?;
-        Ok(actor)
+        Ok(SessionInbox::new(actor))
     }
 
     /// Tells every connected client the server is going away (they reconnect to

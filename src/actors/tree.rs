@@ -9,6 +9,7 @@ use ractor::{Actor, ActorRef};
 use serde::Serialize;
 
 use super::presence::{Presence, PresenceArgs, PresenceMsg, PresenceStats};
+use super::registry::{SessionRegistry, UserAllowance};
 use super::room::RoomServices;
 use super::room_supervisor::{RoomDirectory, RoomSupervisor, RoomSupervisorArgs, RoomSupervisorMsg};
 use super::rooms::{RoomSnapshot, Rooms};
@@ -38,7 +39,7 @@ pub struct TreeSnapshot {
 }
 
 impl ActorTree {
-    pub async fn start(db: DbPool, services: RoomServices, events_per_minute: u32) -> Result<Self, String> {
+    pub async fn start(db: DbPool, services: RoomServices, allowance: UserAllowance) -> Result<Self, String> {
         let spawn_error = |e: ractor::SpawnErr| e.to_string();
         let (root, _) = Actor::spawn(None, Overseer { name: "root" }, ()).await.map_err(spawn_error)?;
         let directory = Arc::new(RoomDirectory::default());
@@ -58,8 +59,8 @@ impl ActorTree {
                 .map_err(spawn_error)?;
         let (session_supervisor, _) =
             Actor::spawn_linked(None, Overseer { name: "sessions" }, (), root.get_cell()).await.map_err(spawn_error)?;
-        let session_services =
-            SessionServices { rooms: rooms.clone(), presence: presence.clone(), messages, events_per_minute };
+        let registry = SessionRegistry::new(allowance);
+        let session_services = SessionServices { rooms: rooms.clone(), presence: presence.clone(), messages, registry };
         let sessions = Sessions::new(session_supervisor.clone(), session_services);
         Ok(Self { root, room_supervisor, session_supervisor, presence, rooms, sessions })
     }

@@ -3,7 +3,9 @@
 
 pub mod jwt;
 pub mod password;
+pub mod revocation;
 pub mod service;
 pub mod tokens;
 
+pub use revocation::{Revocation, RevocationSink};
 pub use service::{AuthService, AuthUser, IssuedTokens};

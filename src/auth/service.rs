@@ -3,7 +3,10 @@
 use chrono::Duration;
 use tokio::sync::OnceCell;
 
+use std::sync::Arc;
+
 use super::jwt::JwtKeys;
+use super::revocation::{Revocation, RevocationSink};
 use super::{password, tokens};
 use crate::config::AuthSettings;
 use crate::db::models::{NewRefreshToken, NewUser, UserChanges, UserRow};
@@ -18,6 +21,8 @@ pub struct AuthUser {
     pub id: String,
     pub username: String,
     pub session_id: String,
+    /// When the access token expires (Unix seconds): a realtime session ends then.
+    pub token_expires_at: u64,
 }
 
 #[derive(Debug)]
@@ -33,12 +38,14 @@ pub struct AuthService {
     settings: AuthSettings,
     /// Verified against when the email is unknown, so both failures cost the same.
     dummy_hash: OnceCell<String>,
+    /// Ends the open connections of revoked logins.
+    revocations: Arc<dyn RevocationSink>,
 }
 
 impl AuthService {
-    pub fn new(db: DbPool, settings: AuthSettings) -> Self {
+    pub fn new(db: DbPool, settings: AuthSettings, revocations: Arc<dyn RevocationSink>) -> Self {
         let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl_secs);
-        Self { db, jwt, settings, dummy_hash: OnceCell::new() }
+        Self { db, jwt, settings, dummy_hash: OnceCell::new(), revocations }
     }
 
     pub fn jwt(&self) -> &JwtKeys {
@@ -46,12 +53,13 @@ impl AuthService {
     }
 
     pub async fn register(&self, input: RegisterInput) -> Result<(UserRow, IssuedTokens), Error> {
+        // Checked before hashing so a taken email answers fast; the unique indexes
+        // still decide races between concurrent registrations. No connection is
+        // held while bcrypt runs (a burst of registrations would empty the pool).
+        reject_taken(&mut self.db.get().await?.conn(), &input.email, &input.username).await?;
+        let password_hash = password::hash(input.password, self.settings.bcrypt_cost).await?;
         let mut pooled = self.db.get().await?;
         let mut conn = pooled.conn();
-        // Checked before hashing so a taken email answers fast; the unique indexes
-        // still decide races between concurrent registrations.
-        reject_taken(&mut conn, &input.email, &input.username).await?;
-        let password_hash = password::hash(input.password, self.settings.bcrypt_cost).await?;
         let now = db::now();
         let id = db::new_id();
         let new_user = NewUser {
@@ -75,9 +83,7 @@ impl AuthService {
     }
 
     pub async fn login(&self, input: LoginInput) -> Result<(UserRow, IssuedTokens), Error> {
-        let mut pooled = self.db.get().await?;
-        let mut conn = pooled.conn();
-        let user = users::find_by_email(&mut conn, &input.email).await?;
+        let user = users::find_by_email(&mut self.db.get().await?.conn(), &input.email).await?;
         let stored_hash = match &user {
             Some(user) => user.password_hash.clone(),
             None => self.dummy_hash().await?,
@@ -87,6 +93,8 @@ impl AuthService {
             Some(user) if matches => user,
             _ => return Err(Error::InvalidCredentials),
         };
+        let mut pooled = self.db.get().await?;
+        let mut conn = pooled.conn();
         let issued = transaction!(&mut conn, |c| self.start_session(c, &user).await)?;
         Ok((user, issued))
     }
@@ -98,34 +106,42 @@ impl AuthService {
         let mut pooled = self.db.get().await?;
         let mut conn = pooled.conn();
         let now = db::now();
-        let outcome: Result<Result<IssuedTokens, Error>, Error> = transaction!(&mut conn, |c| {
+        type Outcome = (Result<IssuedTokens, Error>, Option<Revocation>);
+        let outcome: Result<Outcome, Error> = transaction!(&mut conn, |c| {
             // Write first: on SQLite a transaction that reads before it writes cannot
             // wait for a concurrent writer and fails instead.
             let fresh = sessions::consume_refresh_token(c, &hash, now).await?;
             let Some(stored) = sessions::find_refresh_token(c, &hash).await? else {
-                return Ok(Err(Error::InvalidToken("Invalid refresh token")));
+                return Ok((Err(Error::InvalidToken("Invalid refresh token")), None));
             };
             if !fresh {
                 sessions::revoke(c, &stored.session_id, now).await?;
                 tracing::warn!(session = %stored.session_id, "refresh token reused: session revoked");
-                return Ok(Err(Error::InvalidToken("Refresh token has already been used")));
+                let revoked = Revocation::Login { user_id: stored.user_id, session_id: stored.session_id };
+                return Ok((Err(Error::InvalidToken("Refresh token has already been used")), Some(revoked)));
             }
             if stored.expires_at <= now {
-                return Ok(Err(Error::InvalidToken("Refresh token has expired")));
+                return Ok((Err(Error::InvalidToken("Refresh token has expired")), None));
             }
             let Some((session, user)) = sessions::find_active(c, &stored.session_id).await? else {
-                return Ok(Err(Error::InvalidToken("Session has been revoked")));
+                return Ok((Err(Error::InvalidToken("Session has been revoked")), None));
             };
-            self.issue_tokens(c, &user, &session.id).await.map(Ok)
+            Ok((self.issue_tokens(c, &user, &session.id).await, None))
         });
         // The inner error is returned only after the transaction committed, so the
-        // revocation of a reused token's session sticks.
-        outcome?
+        // revocation of a reused token's session sticks, and its connections end.
+        let (issued, revoked) = outcome?;
+        if let Some(revoked) = revoked {
+            self.revocations.revoked(revoked);
+        }
+        issued
     }
 
+    /// Ends the caller's login, and with it every connection it opened.
     pub async fn logout(&self, user: &AuthUser) -> Result<(), Error> {
         let mut pooled = self.db.get().await?;
         sessions::revoke(&mut pooled.conn(), &user.session_id, db::now()).await?;
+        self.revocations.revoked(Revocation::Login { user_id: user.id.clone(), session_id: user.session_id.clone() });
         Ok(())
     }
 
@@ -134,9 +150,12 @@ impl AuthService {
         let claims = self.jwt.verify(token)?;
         let mut pooled = self.db.get().await?;
         match sessions::find_active(&mut pooled.conn(), &claims.sid).await? {
-            Some((session, user)) if user.id == claims.user_id => {
-                Ok(AuthUser { id: user.id, username: user.username, session_id: session.id })
-            }
+            Some((session, user)) if user.id == claims.user_id => Ok(AuthUser {
+                id: user.id,
+                username: user.username,
+                session_id: session.id,
+                token_expires_at: claims.exp,
+            }),
             _ => Err(Error::InvalidToken("Token has been revoked")),
         }
     }
@@ -180,7 +199,14 @@ impl AuthService {
             }
             users::find_by_id(c, &caller.id).await?.ok_or_else(|| Error::not_found("User not found"))
         });
-        updated
+        let updated = updated?;
+        if password_changed {
+            self.revocations.revoked(Revocation::OtherLogins {
+                user_id: caller.id.clone(),
+                keep_session_id: caller.session_id.clone(),
+            });
+        }
+        Ok(updated)
     }
 
     async fn start_session(&self, conn: &mut DbConn<'_>, user: &UserRow) -> Result<IssuedTokens, Error> {

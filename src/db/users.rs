@@ -30,14 +30,21 @@ pub async fn find_by_email(conn: &mut DbConn<'_>, email: &str) -> QueryResult<Op
         .optional())
 }
 
-/// Which of the two unique keys are already taken: `(email_taken, username_taken)`.
+diesel::define_sql_function! {
+    /// SQL `LOWER`, the same on every backend for the ASCII usernames allow.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Which of the two unique keys are already taken: `(email_taken, username_taken)`;
+/// usernames compare without case.
 pub async fn taken(conn: &mut DbConn<'_>, email: &str, username: &str) -> QueryResult<(bool, bool)> {
+    let username_key = username.to_lowercase();
     let rows: Vec<(String, String)> = dispatch!(conn, |c| users::table
-        .filter(users::email.eq(email).or(users::username.eq(username)))
+        .filter(users::email.eq(email).or(lower(users::username).eq(&username_key)))
         .select((users::email, users::username))
         .load(c)
         .await)?;
-    Ok((rows.iter().any(|(e, _)| e == email), rows.iter().any(|(_, u)| u == username)))
+    Ok((rows.iter().any(|(e, _)| e == email), rows.iter().any(|(_, u)| u.eq_ignore_ascii_case(username))))
 }
 
 pub async fn update(conn: &mut DbConn<'_>, id: &str, changes: &UserChanges) -> QueryResult<usize> {

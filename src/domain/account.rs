@@ -3,7 +3,7 @@
 
 use validator::{Validate, ValidationError};
 
-use super::form::{Form, chars, failure, first_failure};
+use super::form::{Form, chars, failure, first_failure, has_stray_control, has_visible};
 use crate::error::Error;
 
 #[derive(Debug, Validate)]
@@ -119,6 +119,12 @@ fn password_rules(value: &str) -> Result<(), ValidationError> {
 }
 
 fn full_name_rules(value: &str) -> Result<(), ValidationError> {
+    if has_stray_control(value, false) {
+        return Err(failure("Full name must not contain control characters"));
+    }
+    if !has_visible(value) {
+        return Err(failure("Full name must be at least 2 characters long"));
+    }
     match chars(value) {
         0..2 => Err(failure("Full name must be at least 2 characters long")),
         101.. => Err(failure("Full name must be at most 100 characters long")),

@@ -78,6 +78,28 @@ pub fn failure(message: &'static str) -> validator::ValidationError {
     validator::ValidationError::new("invalid").with_message(message.into())
 }
 
+/// Whether a name shows anything: not only spaces, control or zero-width
+/// characters (a room called U+200B would look like no name at all).
+pub fn has_visible(value: &str) -> bool {
+    value.chars().any(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(c))
+}
+
+/// Control characters other than line breaks and tabs (NUL included) have no
+/// place in text people read; PostgreSQL also refuses NUL in text outright.
+pub fn has_stray_control(value: &str, multiline: bool) -> bool {
+    value.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+}
+
+/// Characters that render as nothing: zero-width and joiner marks, fillers.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+    )
+}
+
 /// Character count, not bytes: limits are about what people type.
 pub fn chars(value: &str) -> usize {
     value.chars().count()

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::form::{Form, chars};
+use super::form::{Form, chars, has_stray_control, has_visible};
 use crate::error::Error;
 
 pub const MAX_CONTENT: usize = 1000;
@@ -64,8 +64,12 @@ impl NewMessageInput {
 
 pub fn checked_content(raw: &str) -> Result<String, Error> {
     let content = raw.trim();
+    if has_stray_control(content, true) {
+        return Err(Error::invalid("Message content must not contain control characters"));
+    }
     match chars(content) {
         0 => Err(Error::invalid("Message content cannot be empty")),
+        _ if !has_visible(content) => Err(Error::invalid("Message content cannot be empty")),
         n if n > MAX_CONTENT => Err(Error::invalid("Message content must be at most 1000 characters long")),
         _ => Ok(content.to_string()),
     }

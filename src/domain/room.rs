@@ -1,6 +1,6 @@
 //! Room inputs and roles.
 
-use super::form::{Form, chars};
+use super::form::{Form, chars, has_stray_control, has_visible};
 use crate::error::Error;
 
 pub const MAX_ROOM_NAME: usize = 100;
@@ -73,8 +73,12 @@ impl RoomUpdate {
 
 fn checked_name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
+    if has_stray_control(name, false) {
+        return Err(Error::invalid("Room name must not contain control characters"));
+    }
     match chars(name) {
         0 => Err(Error::invalid("Room name must be at least 1 character long")),
+        _ if !has_visible(name) => Err(Error::invalid("Room name must contain a visible character")),
         n if n > MAX_ROOM_NAME => Err(Error::invalid("Room name must be at most 100 characters long")),
         _ => Ok(name.to_string()),
     }
@@ -83,6 +87,9 @@ fn checked_name(raw: &str) -> Result<String, Error> {
 fn checked_description(raw: Option<String>) -> Result<Option<String>, Error> {
     let Some(raw) = raw else { return Ok(None) };
     let description = raw.trim();
+    if has_stray_control(description, true) {
+        return Err(Error::invalid("Description must not contain control characters"));
+    }
     if chars(description) > MAX_ROOM_DESCRIPTION {
         return Err(Error::invalid("Description must be at most 500 characters long"));
     }

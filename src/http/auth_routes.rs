@@ -96,13 +96,16 @@ async fn update_profile(mut request: ApiRequest) -> Result<ApiReply, Error> {
 }
 
 /// The stricter limit on credential endpoints: per client address, and for login
-/// also per account, so one address cannot try many passwords on one account and
-/// many addresses cannot share the work on one account.
+/// also per account from that address. Keyed by the account alone, anyone could
+/// lock its owner out by failing to log in as them from elsewhere; keyed by
+/// account and address, a guesser is held at `auth_account_max` per address (and
+/// `auth_ip_max` across accounts) while the owner, from their own address, is not.
 async fn guard_attempts(request: &ApiRequest, account: Option<&str>) -> Result<(), Error> {
     let limiter = &request.state.limiter;
-    limiter.check(&limiter.rules.auth_ip, &request.client_ip().to_string()).await?;
+    let address = request.client_ip().to_string();
+    limiter.check(&limiter.rules.auth_ip, &address).await?;
     if let Some(email) = account {
-        limiter.check(&limiter.rules.auth_account, email).await?;
+        limiter.check(&limiter.rules.auth_account, &format!("{email}|{address}")).await?;
     }
     Ok(())
 }

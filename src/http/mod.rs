@@ -2,11 +2,13 @@
 //! of every answer and error as the seed's envelope.
 
 mod auth_routes;
+pub mod cors;
 mod health;
 mod message_routes;
 pub mod request;
 pub mod response;
 mod room_routes;
+mod web;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -28,11 +30,8 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
             .or(room_routes::routes(request))
             .unify(),
     );
-    let cors = warp::cors()
-        .allow_any_origin()
-        .allow_headers(["authorization", "content-type"])
-        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-    let routes = health::routes(state).or(api).unify().with(cors).map(warp::Reply::into_response).boxed();
+    // Cross-origin checks happen in front of every route (`cors`), Socket.IO's too.
+    let routes = health::routes(state).or(api).unify().or(web::routes()).unify().boxed();
     routes.recover(|rejection| async move { Ok::<_, Infallible>(render_rejection(rejection)) }).unify()
 }
 
@@ -42,8 +41,6 @@ fn render_rejection(rejection: warp::Rejection) -> Response {
         Error::not_found("Route not found")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         Error::MethodNotAllowed
-    } else if rejection.find::<warp::filters::cors::CorsForbidden>().is_some() {
-        Error::denied("Origin not allowed")
     } else {
         Error::internal(format!("unhandled rejection: {rejection:?}"))
     };

@@ -57,6 +57,16 @@ pub fn api_request(state: Arc<AppState>) -> BoxedFilter<(ApiRequest,)> {
         .boxed()
 }
 
+/// The last `X-Forwarded-For` entry: the one our proxy appended, naming the
+/// address that connected to it. Entries to its left were written by the client
+/// (or proxies we know nothing of) and could be anything, so a client that sends
+/// a new address each time still counts as one.
+pub fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
+    let last_header = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let last_entry = last_header.to_str().ok()?.rsplit(',').next()?;
+    last_entry.trim().parse().ok()
+}
+
 /// Lenient by design: an undecodable pair is dropped here, and a value of the
 /// wrong shape is refused by the handler that reads it.
 fn parse_query(raw: &str) -> HashMap<String, String> {
@@ -102,21 +112,14 @@ where
 }
 
 impl ApiRequest {
-    /// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when
-    /// the server is configured to sit behind a proxy.
+    /// The client's address: the TCP peer, or, behind a proxy, the address the
+    /// proxy saw ([`forwarded_client`]).
     pub fn client_ip(&self) -> IpAddr {
+        let peer = self.peer.map(|p| p.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         if self.state.settings.server.trust_forwarded_for {
-            let forwarded = self
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(ip) = forwarded {
-                return ip;
-            }
+            return forwarded_client(&self.headers).unwrap_or(peer);
         }
-        self.peer.map(|p| p.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        peer
     }
 
     /// Who the API limit counts against: the user of a validly signed token, else
@@ -187,5 +190,21 @@ impl ApiRequest {
             body.extend_from_slice(&chunk);
         }
         Ok(body.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_appended_address_counts_not_the_clients_own_entries() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 10.1.2.3".parse().unwrap());
+        assert_eq!(forwarded_client(&headers), Some("10.1.2.3".parse().unwrap()));
+        headers.append("x-forwarded-for", "10.9.9.9".parse().unwrap());
+        assert_eq!(forwarded_client(&headers), Some("10.9.9.9".parse().unwrap()), "the last header line wins");
+        headers.insert("x-forwarded-for", "not-an-address".parse().unwrap());
+        assert_eq!(forwarded_client(&headers), None);
     }
 }

@@ -75,8 +75,7 @@ impl ServerEvent {
     }
 
     pub fn error(error: &Error) -> Self {
-        let body = error.to_body();
-        Self::Error(ErrorEvent { message: body.message, code: body.code })
+        Self::Error(ErrorEvent::from(error))
     }
 
     pub fn shutdown() -> Self {
@@ -272,6 +271,13 @@ pub struct ServerShutdown {
 pub struct ErrorEvent {
     pub message: String,
     pub code: &'static str,
+}
+
+impl From<&Error> for ErrorEvent {
+    fn from(error: &Error) -> Self {
+        let body = error.to_body();
+        Self { message: body.message, code: body.code }
+    }
 }
 
 #[cfg(test)]

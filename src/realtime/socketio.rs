@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use ractor::ActorRef;
 use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -19,7 +18,7 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::socket::Socket;
 
 use crate::actors::outbound::{Lagging, Outbound};
-use crate::actors::session::SessionMsg;
+use crate::actors::session::{SessionInbox, SessionMsg};
 use crate::auth::jwt::token_from_header;
 use crate::error::Error;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
@@ -55,7 +54,7 @@ pub fn register(io: &SocketIo) {
 /// What the middleware hands the connect handler.
 #[derive(Clone)]
 struct Connected {
-    session: ActorRef<SessionMsg>,
+    session: SessionInbox,
     user_id: String,
     offsets: Vec<(String, i64)>,
 }
@@ -77,6 +76,7 @@ async fn authenticate(
         from_auth.or(from_header).or(from_query).filter(|t| !t.trim().is_empty()).ok_or(Error::MissingAuthHeader)?;
     let token = token_from_header(&raw).ok_or(Error::InvalidToken("Invalid token"))?;
     let user = state.auth.authenticate(token).await?;
+    state.sessions.admit(&user)?;
     let user_id = user.id.clone();
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
     let session = state.sessions.start("socketio", user, outbound).await?;
@@ -84,7 +84,12 @@ async fn authenticate(
     Ok(())
 }
 
-/// `auth.offsets`: `{ "<roomId>": <lastSeq> }`; malformed entries are ignored.
+/// Rooms one reconnect may recover at once; a client in more rooms syncs the
+/// rest with `sync` (each replay is a database read, so the list is bounded).
+pub const MAX_OFFSETS: usize = 100;
+
+/// `auth.offsets`: `{ "<roomId>": <lastSeq> }`; malformed entries are ignored,
+/// and only the first [`MAX_OFFSETS`] are taken.
 fn offsets(auth: &Value) -> Vec<(String, i64)> {
     let Some(map) = auth.get("offsets").and_then(Value::as_object) else { return Vec::new() };
     map.iter()
@@ -92,6 +97,7 @@ fn offsets(auth: &Value) -> Vec<(String, i64)> {
             let room = uuid::Uuid::parse_str(room).ok()?.to_string();
             Some((room, seq.as_i64()?.max(0)))
         })
+        .take(MAX_OFFSETS)
         .collect()
 }
 
@@ -103,26 +109,35 @@ fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
     };
     for &name in CLIENT_EVENTS {
         let session = connected.session.clone();
-        socket.on(name, move |TryData(data): TryData<Value>, ack: AckSender, AckWanted(wanted): AckWanted| {
-            let answer: Option<AnswerFn> = wanted.then(|| {
-                Box::new(move |outcome: Result<Answer, Error>| {
-                    let _ = ack.send(&AnswerBody::new(outcome));
-                }) as AnswerFn
-            });
-            let message = match data.map_err(|_| Error::InvalidJson("Event data must be JSON".into())) {
-                Ok(data) => match ClientEvent::decode(name, data) {
-                    Ok(event) => SessionMsg::Client { event, answer },
-                    Err(error) => SessionMsg::Refuse { error, answer },
-                },
-                Err(error) => SessionMsg::Refuse { error, answer },
-            };
-            let _ = session.cast(message);
-            std::future::ready(())
-        });
+        socket.on(
+            name,
+            move |socket: SocketRef, TryData(data): TryData<Value>, ack: AckSender, AckWanted(wanted): AckWanted| {
+                let answer: Option<AnswerFn> = wanted.then(|| {
+                    Box::new(move |outcome: Result<Answer, Error>| {
+                        let _ = ack.send(&AnswerBody::new(outcome));
+                    }) as AnswerFn
+                });
+                let event = data
+                    .map_err(|_| Error::InvalidJson("Event data must be JSON".into()))
+                    .and_then(|data| ClientEvent::decode(name, data));
+                // A full inbox: the client sends faster than its events are handled.
+                // Refused here, not queued, so it cannot grow the server's memory.
+                if let Err(answer) = session.try_send(event, answer) {
+                    let refused = Error::RateLimited { retry_after_secs: 1 };
+                    match answer {
+                        Some(answer) => answer(Err(refused)),
+                        None => {
+                            let _ = socket.emit("error", &crate::protocol::server::ErrorEvent::from(&refused));
+                        }
+                    }
+                }
+                std::future::ready(())
+            },
+        );
     }
     let session = connected.session.clone();
     socket.on_disconnect(move || {
-        session.stop(Some("disconnected".into()));
+        session.stop("disconnected");
         std::future::ready(())
     });
     let welcome = Outgoing::new(ServerEvent::welcome(&connected.user_id));
@@ -132,7 +147,7 @@ fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
         tracing::debug!(%error, "welcome not delivered");
     }
     if !connected.offsets.is_empty() {
-        let _ = connected.session.cast(SessionMsg::Recover { offsets: connected.offsets });
+        connected.session.cast(SessionMsg::Recover { offsets: connected.offsets });
     }
     std::future::ready(())
 }

@@ -13,7 +13,6 @@ use futures::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use ractor::ActorRef;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -23,7 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::actors::outbound::{Lagging, Outbound};
-use crate::actors::session::SessionMsg;
+use crate::actors::session::SessionInbox;
 use crate::auth::AuthUser;
 use crate::auth::jwt::token_from_header;
 use crate::error::Error;
@@ -40,7 +39,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Authenticates, then upgrades. Failures answer in the REST envelope (401 etc.).
 pub async fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> warp::reply::Response {
-    let user = match authenticate(&state, &request).await {
+    let user = match authenticate(&state, &request).await.and_then(|user| {
+        state.sessions.admit(&user)?;
+        Ok(user)
+    }) {
         Ok(user) => user,
         Err(error) => return response::error(&error),
     };
@@ -142,12 +144,12 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let reading = async {
         while let Some(incoming) = stream.next().await {
             match incoming {
-                Ok(Message::Text(text)) => dispatch(&session, &frames, text.as_bytes(), &outbound),
+                // Waits while the session's inbox is full: the socket is not read
+                // meanwhile, so a client sending faster than it is served is slowed
+                // by TCP rather than queued in memory.
+                Ok(Message::Text(text)) => dispatch(&session, &frames, text.as_bytes(), &outbound).await,
                 Ok(Message::Binary(_)) => {
-                    let _ = session.cast(SessionMsg::Refuse {
-                        error: Error::InvalidJson("Frames must be JSON text".into()),
-                        answer: None,
-                    });
+                    session.send(Err(Error::InvalidJson("Frames must be JSON text".into())), None).await;
                 }
                 Ok(Message::Close(_)) => break,
                 Ok(_) => {}
@@ -165,7 +167,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
         _ = reading => {}
         _ = reader_closed.changed() => {}
     }
-    session.stop(Some("disconnected".into()));
+    session.stop("disconnected");
     outbound.close("closed");
     // A client that stopped reading cannot take the close frame: the connection is
     // dropped rather than waited on.
@@ -175,7 +177,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
 }
 
 /// Decodes one frame and hands it to the session; answers go back on the same queue.
-fn dispatch(session: &ActorRef<SessionMsg>, frames: &mpsc::Sender<Bytes>, raw: &[u8], outbound: &Arc<WsOutbound>) {
+async fn dispatch(session: &SessionInbox, frames: &mpsc::Sender<Bytes>, raw: &[u8], outbound: &Arc<WsOutbound>) {
     let parsed: Result<(String, Value, Option<Value>), Error> = serde_json::from_slice::<Value>(raw)
         .map_err(|_| Error::InvalidJson("Frames must be JSON objects".into()))
         .and_then(|frame| {
@@ -187,10 +189,7 @@ fn dispatch(session: &ActorRef<SessionMsg>, frames: &mpsc::Sender<Bytes>, raw: &
         });
     let (name, data, ack) = match parsed {
         Ok(parts) => parts,
-        Err(error) => {
-            let _ = session.cast(SessionMsg::Refuse { error, answer: None });
-            return;
-        }
+        Err(error) => return session.send(Err(error), None).await,
     };
     let answer: Option<AnswerFn> = ack.filter(|a| !a.is_null()).map(|ack| {
         let frames = frames.clone();
@@ -202,11 +201,7 @@ fn dispatch(session: &ActorRef<SessionMsg>, frames: &mpsc::Sender<Bytes>, raw: &
             }
         }) as AnswerFn
     });
-    let message = match ClientEvent::decode(&name, data) {
-        Ok(event) => SessionMsg::Client { event, answer },
-        Err(error) => SessionMsg::Refuse { error, answer },
-    };
-    let _ = session.cast(message);
+    session.send(ClientEvent::decode(&name, data), answer).await;
 }
 
 /// `{"ack": <the client's ack>, "data": <answer>}`.

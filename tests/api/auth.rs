@@ -10,6 +10,7 @@ backend_matrix!(
     seed_readme_register_and_login_work_verbatim,
     register_validates_every_rule_after_trimming,
     register_refuses_taken_email_or_username,
+    usernames_differing_only_in_case_race_to_one,
     concurrent_duplicate_registrations_admit_exactly_one,
     login_answers_the_same_for_unknown_email_and_wrong_password,
     profile_shows_the_caller,
@@ -170,6 +171,27 @@ async fn register_refuses_taken_email_or_username(backend: Backend) {
     let reply = app.post("/api/v1/auth/register", None, same_username).await;
     reply.assert_error(StatusCode::CONFLICT, "EXISTING_USER_EMAIL");
     assert_eq!(reply.message(), "Username is already taken");
+    // One name whatever its case: "Alice" would pass for alice in every room.
+    let other_case = json!({"username": "Alice", "email": "third@example.com", "password": "password123", "fullName": "Alice Three"});
+    let reply = app.post("/api/v1/auth/register", None, other_case).await;
+    reply.assert_error(StatusCode::CONFLICT, "EXISTING_USER_EMAIL");
+    assert_eq!(reply.message(), "Username is already taken");
+    let distinct =
+        json!({"username": "alicia", "email": "fourth@example.com", "password": "password123", "fullName": "Alicia"});
+    assert_eq!(app.post("/api/v1/auth/register", None, distinct).await.status, StatusCode::CREATED);
+}
+
+/// The database refuses a case-only duplicate even when two registrations race
+/// past the check.
+async fn usernames_differing_only_in_case_race_to_one(backend: Backend) {
+    let app = spawn!(backend);
+    let attempts = ["racecase", "RaceCase", "RACECASE", "raceCase"].iter().enumerate().map(|(n, name)| {
+        let body = json!({"username": name, "email": format!("race{n}@case.example"), "password": "password123", "fullName": "Race"});
+        app.post("/api/v1/auth/register", None, body)
+    });
+    let replies = futures::future::join_all(attempts).await;
+    let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "exactly one spelling wins: {replies:?}");
 }
 
 async fn concurrent_duplicate_registrations_admit_exactly_one(backend: Backend) {

@@ -43,3 +43,35 @@ async fn redis_down_reports_not_ready_but_keeps_serving_and_limiting() {
     }
     app.login(&user.email, "password123").await.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
 }
+
+/// A client that trickles its request head (one header now and then) is cut off
+/// when the head is not complete in time, rather than holding the connection.
+/// (hyper's timer: the one real wait in this suite, a second.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_request_head_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn!(Backend { db: Db::Sqlite, redis: false }, |s| s.server.header_read_timeout_secs = 1);
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    // Keeps trickling a header every 300 ms; the server must close within the timeout.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            tokio::select! {
+                read = stream.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
+                    if stream.write_all(b"X-Trickle: 1\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the connection stayed open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "closed after {:?}", started.elapsed());
+}

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, Db, TestApp};
+use crate::helpers::{Backend, Db, Reply, TestApp};
 use crate::{backend_matrix, spawn};
 
 backend_matrix!(
@@ -75,4 +75,53 @@ async fn two_nodes_share_one_limit_through_redis() {
     }
     second.get("/api/v1/auth/profile", None).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
     first.get("/api/v1/auth/profile", None).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+}
+
+/// A login from behind the trusted proxy, as the proxy reports `client`.
+fn login_from(app: &TestApp, client: &str, email: &str, password: &str) -> impl Future<Output = Reply> + use<> {
+    let request = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&serde_json::json!({"email": email, "password": password}));
+    async move { Reply::from_response(request.send().await.unwrap()).await }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_from_elsewhere_do_not_lock_the_owner_out() {
+    let app = spawn!(Backend { db: Db::Sqlite, redis: false }, |s| {
+        s.server.trust_forwarded_for = true;
+        s.limits.auth_account_max = 2;
+    });
+    let owner = app.register("lockout_owner").await;
+    let attacker = "203.0.113.7";
+    for _ in 0..2 {
+        let wrong = login_from(&app, attacker, &owner.email, "guess-1234").await;
+        wrong.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    }
+    // The guesser is held...
+    let held = login_from(&app, attacker, &owner.email, "password123").await;
+    held.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+    // ...and the owner, from their own address, logs in.
+    let owner_login = login_from(&app, "198.51.100.1", &owner.email, "password123").await;
+    assert_eq!(owner_login.status, StatusCode::OK, "{}", owner_login.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_written_forwarded_for_entry_does_not_escape_the_address_limit() {
+    let app = spawn!(Backend { db: Db::Sqlite, redis: false }, |s| {
+        s.server.trust_forwarded_for = true;
+        s.limits.auth_ip_max = 3;
+    });
+    // The client invents a new left-most entry each time; the proxy appends the
+    // address it really saw.
+    for n in 0..3 {
+        let attempt = login_from(&app, &format!("1.2.3.{n}, 10.0.0.9"), "nobody@example.com", "whatever1").await;
+        attempt.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    }
+    let refused = login_from(&app, "1.2.3.99, 10.0.0.9", "nobody@example.com", "whatever1").await;
+    refused.assert_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+    // Another real client behind the same proxy has its own budget.
+    let other = login_from(&app, "1.2.3.99, 10.0.0.10", "nobody@example.com", "whatever1").await;
+    other.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
 }

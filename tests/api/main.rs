@@ -7,12 +7,14 @@ mod helpers;
 
 mod auth;
 mod auth_tokens;
+mod browser;
 mod envelope;
 mod health;
 mod limits;
 mod loadtest;
 mod messages;
 mod realtime;
+mod revocation;
 mod room_owner;
 mod rooms;
 mod ws_client;

@@ -74,6 +74,17 @@ async fn room_input_is_validated_after_trimming(backend: Backend) {
     app.post("/api/v1/rooms", None, json!({"name": "ok"}))
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "MISSING_AUTH_HEADER");
+    // NUL (a 500 on PostgreSQL before), other control characters, and names that
+    // render as nothing are refused as input errors on every backend.
+    for name in ["bad\u{0}name", "line\nbreak", "\u{200B}\u{200B}", "\u{3164}", " \u{FEFF} "] {
+        let reply = create(json!({ "name": name })).await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST_PARAMETERS");
+    }
+    create(json!({"name": "ok", "description": "nul\u{0}"}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST_PARAMETERS");
+    let multiline = create(json!({"name": "Caf\u{e9} \u{1F600}", "description": "two\nlines"})).await;
+    assert_eq!(multiline.status, StatusCode::CREATED, "visible names and line breaks in descriptions stay allowed");
     let reply = create(json!({"name": "  Trimmed  ", "description": "   "})).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(reply.data()["room"]["name"], "Trimmed");

@@ -11,10 +11,21 @@ use crate::protocol::ServerEvent;
 use crate::protocol::server::MessageRead;
 
 impl RoomState {
+    /// The member's role. Someone outside the room is told a message of it is
+    /// not found, exactly as for an id that does not exist: whether a message id
+    /// exists is not theirs to learn.
+    async fn require_member_for_message(&mut self, user_id: &str) -> Result<Role, Error> {
+        match self.require_member(user_id).await {
+            Ok(member) => Ok(member.role),
+            Err(Error::AccessDenied(_)) => Err(Error::not_found("Message not found")),
+            Err(other) => Err(other),
+        }
+    }
+
     /// The sender only, still a member, on a live message of this room.
     pub(super) async fn edit(&mut self, user_id: &str, message_id: &str, content: &str) -> Result<MessageView, Error> {
         let content = checked_content(content)?;
-        self.require_member(user_id).await?;
+        self.require_member_for_message(user_id).await?;
         let mut message = self.services.messages.find_in_room(&self.room_id, message_id).await?;
         if message.sender_id != user_id {
             return Err(Error::denied("You can only edit your own messages"));
@@ -34,7 +45,7 @@ impl RoomState {
 
     /// The sender or a room admin. Deleting twice is harmless.
     pub(super) async fn delete(&mut self, user_id: &str, message_id: &str) -> Result<MessageView, Error> {
-        let role = self.require_member(user_id).await?.role;
+        let role = self.require_member_for_message(user_id).await?;
         let mut message = self.services.messages.find_in_room(&self.room_id, message_id).await?;
         if message.sender_id != user_id && role != Role::Admin {
             return Err(Error::denied("Only the sender or a room admin can delete this message"));
@@ -53,7 +64,7 @@ impl RoomState {
 
     /// Moves the member's read position up to this message (never back).
     pub(super) async fn read(&mut self, user_id: &str, message_id: &str) -> Result<MessageRead, Error> {
-        self.require_member(user_id).await?;
+        self.require_member_for_message(user_id).await?;
         let message = self.services.messages.find_in_room(&self.room_id, message_id).await?;
         let (position, read_at) = match self.members.get(user_id) {
             Some(member) => (member.last_read_seq, member.last_read_at),

@@ -321,7 +321,7 @@ impl RoomState {
 
     /// The member, from memory; one that joined where this room did not see it
     /// (another node, a fixture written to the database) is looked up once.
-    async fn require_member(&mut self, user_id: &str) -> Result<&members::Member, Error> {
+    pub(super) async fn require_member(&mut self, user_id: &str) -> Result<&members::Member, Error> {
         if !self.members.contains(user_id) {
             match self.services.rooms.live_member(&self.room_id, user_id).await? {
                 Some(member) => self.members.insert(member),

@@ -1,0 +1,328 @@
+//! Live sessions by user, on this node. What ends a login (logout, a password
+//! change, a reused refresh token, the access token's expiry) ends its open
+//! connections here, at once. It also holds what a user may spend across all of
+//! their connections: how many they may open, and their client-event budget
+//! (reconnecting does not refill it).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ractor::ActorRef;
+use tokio::time::Instant;
+
+use super::outbound::SessionId;
+use super::session::SessionMsg;
+use crate::auth::{Revocation, RevocationSink};
+use crate::error::Error;
+
+/// How often expired sessions are looked for: a session outlives its token by
+/// at most this.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
+const BUDGET_WINDOW: Duration = Duration::from_secs(60);
+
+/// What a user may spend across their connections.
+#[derive(Debug, Clone, Copy)]
+pub struct UserAllowance {
+    pub max_sessions: usize,
+    pub events_per_minute: u32,
+}
+
+#[derive(Clone)]
+pub struct SessionRegistry(Arc<Inner>);
+
+struct Inner {
+    allowance: UserAllowance,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<String, UserSessions>,
+    /// Token expiry of every live session, earliest first.
+    expiries: BTreeMap<(Instant, SessionId), String>,
+}
+
+struct UserSessions {
+    sessions: Vec<Live>,
+    window_started: Instant,
+    window_events: u32,
+}
+
+struct Live {
+    id: SessionId,
+    /// The login (auth session) whose token opened it.
+    login: String,
+    expires: Instant,
+    actor: ActorRef<SessionMsg>,
+}
+
+/// Why a session is being ended by the server.
+pub fn revoked_error() -> Error {
+    Error::InvalidToken("Token has been revoked")
+}
+
+pub fn expired_error() -> Error {
+    Error::InvalidToken("Token has expired")
+}
+
+impl SessionRegistry {
+    pub fn new(allowance: UserAllowance) -> Self {
+        Self(Arc::new(Inner { allowance, state: Mutex::default() }))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether `user_id` may open one more session (checked before it starts).
+    pub fn admit_session(&self, user_id: &str) -> Result<(), Error> {
+        let open = self.state().users.get(user_id).map_or(0, |user| user.sessions.len());
+        if open >= self.0.allowance.max_sessions {
+            return Err(Error::TooManySessions(self.0.allowance.max_sessions));
+        }
+        Ok(())
+    }
+
+    /// Records a started session; it ends when `expires_in` has passed.
+    pub fn register(
+        &self,
+        user_id: &str,
+        id: SessionId,
+        login: &str,
+        expires_in: Duration,
+        actor: ActorRef<SessionMsg>,
+    ) {
+        let now = Instant::now();
+        let expires = now + expires_in;
+        let mut state = self.state();
+        state.expiries.insert((expires, id), user_id.to_string());
+        let user = state.users.entry(user_id.to_string()).or_insert_with(|| UserSessions {
+            sessions: Vec::new(),
+            window_started: now,
+            window_events: 0,
+        });
+        user.sessions.push(Live { id, login: login.to_string(), expires, actor });
+    }
+
+    pub fn unregister(&self, user_id: &str, id: SessionId) {
+        let mut state = self.state();
+        let Some(user) = state.users.get_mut(user_id) else { return };
+        let Some(index) = user.sessions.iter().position(|live| live.id == id) else { return };
+        let live = user.sessions.swap_remove(index);
+        // A user's event budget outlives their sessions until its window ends, so
+        // that reconnecting does not refill it ([`Self::forget_idle_users`]).
+        if user.sessions.is_empty() && user.window_started.elapsed() >= BUDGET_WINDOW {
+            state.users.remove(user_id);
+        }
+        state.expiries.remove(&(live.expires, id));
+    }
+
+    /// Counts one client event against the user's budget (every connection of
+    /// theirs together).
+    pub fn admit_event(&self, user_id: &str) -> Result<(), Error> {
+        let now = Instant::now();
+        let limit = self.0.allowance.events_per_minute;
+        let mut state = self.state();
+        let Some(user) = state.users.get_mut(user_id) else { return Ok(()) };
+        if now.duration_since(user.window_started) >= BUDGET_WINDOW {
+            user.window_started = now;
+            user.window_events = 0;
+        }
+        user.window_events += 1;
+        if user.window_events > limit {
+            let left = BUDGET_WINDOW.saturating_sub(now.duration_since(user.window_started));
+            return Err(Error::RateLimited { retry_after_secs: left.as_secs().max(1) });
+        }
+        Ok(())
+    }
+
+    /// Ends the sessions of revoked logins; returns how many.
+    pub fn end_revoked(&self, revocation: &Revocation) -> usize {
+        let state = self.state();
+        let Some(user) = state.users.get(revocation.user_id()) else { return 0 };
+        let mut ended = 0;
+        for live in user.sessions.iter().filter(|live| revocation.covers(&live.login)) {
+            let _ = live.actor.cast(SessionMsg::End { error: revoked_error(), reason: "token revoked" });
+            ended += 1;
+        }
+        ended
+    }
+
+    /// Ends every session whose token has expired by now; returns how many.
+    pub fn end_expired(&self) -> usize {
+        let now = Instant::now();
+        let mut state = self.state();
+        let mut ended = 0;
+        while let Some(entry) = state.expiries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), user_id) = entry.remove_entry();
+            let actor = state.users.get(&user_id).and_then(|u| u.sessions.iter().find(|l| l.id == id));
+            if let Some(live) = actor {
+                let _ = live.actor.cast(SessionMsg::End { error: expired_error(), reason: "token expired" });
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    /// Drops users with no session whose budget window is over.
+    fn forget_idle_users(&self) {
+        self.state().users.retain(|_, user| !user.sessions.is_empty() || user.window_started.elapsed() < BUDGET_WINDOW);
+    }
+
+    /// Looks for expired sessions every [`EXPIRY_SWEEP`] (and forgets idle users
+    /// once a window) until the registry is dropped.
+    pub fn spawn_expiry_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let registry = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(EXPIRY_SWEEP);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_forget = Instant::now();
+            loop {
+                ticks.tick().await;
+                let Some(inner) = registry.upgrade() else { break };
+                let registry = SessionRegistry(inner);
+                registry.end_expired();
+                if last_forget.elapsed() >= BUDGET_WINDOW {
+                    registry.forget_idle_users();
+                    last_forget = Instant::now();
+                }
+            }
+        })
+    }
+
+    /// Sessions open on this node (tests, health).
+    pub fn sessions(&self) -> usize {
+        self.state().users.values().map(|u| u.sessions.len()).sum()
+    }
+}
+
+impl RevocationSink for SessionRegistry {
+    fn revoked(&self, revocation: Revocation) {
+        let ended = self.end_revoked(&revocation);
+        if ended > 0 {
+            tracing::info!(user = revocation.user_id(), sessions = ended, "revoked login: open sessions ended");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ractor::{Actor, ActorProcessingErr};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// Stands in for a Session actor: reports every `End` it is told.
+    struct Probe;
+
+    impl Actor for Probe {
+        type Msg = SessionMsg;
+        type State = mpsc::UnboundedSender<String>;
+        type Arguments = mpsc::UnboundedSender<String>;
+
+        async fn pre_start(
+            &self,
+            _: ActorRef<SessionMsg>,
+            ended: Self::Arguments,
+        ) -> Result<Self::State, ActorProcessingErr> {
+            Ok(ended)
+        }
+
+        async fn handle(
+            &self,
+            _: ActorRef<SessionMsg>,
+            message: SessionMsg,
+            ended: &mut Self::State,
+        ) -> Result<(), ActorProcessingErr> {
+            if let SessionMsg::End { error, .. } = message {
+                let _ = ended.send(error.to_string());
+            }
+            Ok(())
+        }
+    }
+
+    async fn probe() -> (ActorRef<SessionMsg>, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (actor, _) = Actor::spawn(None, Probe, tx).await.unwrap();
+        (actor, rx)
+    }
+
+    fn registry() -> SessionRegistry {
+        SessionRegistry::new(UserAllowance { max_sessions: 2, events_per_minute: 3 })
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[tokio::test]
+    async fn a_revoked_login_ends_its_sessions_and_no_others() {
+        let registry = registry();
+        let (phone, mut phone_ended) = probe().await;
+        let (laptop, mut laptop_ended) = probe().await;
+        registry.register("alice", 1, "login-phone", DAY, phone);
+        registry.register("alice", 2, "login-laptop", DAY, laptop);
+
+        let logout = Revocation::Login { user_id: "alice".into(), session_id: "login-phone".into() };
+        assert_eq!(registry.end_revoked(&logout), 1);
+        assert_eq!(phone_ended.recv().await.unwrap(), revoked_error().to_string());
+        assert!(laptop_ended.try_recv().is_err(), "the other login stays");
+
+        let password_changed =
+            Revocation::OtherLogins { user_id: "alice".into(), keep_session_id: "login-phone".into() };
+        assert_eq!(registry.end_revoked(&password_changed), 1);
+        assert_eq!(laptop_ended.recv().await.unwrap(), revoked_error().to_string());
+        let someone_else = Revocation::Login { user_id: "bob".into(), session_id: "login-phone".into() };
+        assert_eq!(registry.end_revoked(&someone_else), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_ends_when_its_token_expires() {
+        let registry = registry();
+        let sweeper = registry.spawn_expiry_sweeper();
+        let (early, mut early_ended) = probe().await;
+        let (late, mut late_ended) = probe().await;
+        registry.register("alice", 1, "a", Duration::from_secs(30), early);
+        registry.register("bob", 2, "b", Duration::from_secs(90), late);
+
+        tokio::time::sleep(Duration::from_secs(29)).await;
+        assert!(early_ended.try_recv().is_err(), "not before its expiry");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(early_ended.recv().await.unwrap(), expired_error().to_string());
+        assert!(late_ended.try_recv().is_err());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(late_ended.recv().await.unwrap(), expired_error().to_string());
+        sweeper.abort();
+    }
+
+    #[tokio::test]
+    async fn sessions_per_user_are_capped() {
+        let registry = registry();
+        registry.admit_session("alice").unwrap();
+        registry.register("alice", 1, "a", DAY, probe().await.0);
+        registry.register("alice", 2, "a", DAY, probe().await.0);
+        assert!(matches!(registry.admit_session("alice"), Err(Error::TooManySessions(2))));
+        registry.admit_session("bob").unwrap();
+        registry.unregister("alice", 1);
+        registry.admit_session("alice").unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_event_budget_is_per_user_and_survives_reconnecting() {
+        let registry = registry();
+        registry.register("alice", 1, "a", DAY, probe().await.0);
+        registry.register("alice", 2, "a", DAY, probe().await.0);
+        registry.admit_event("alice").unwrap();
+        registry.admit_event("alice").unwrap();
+        registry.admit_event("alice").unwrap();
+        assert!(registry.admit_event("alice").is_err(), "both connections spend one budget");
+        registry.unregister("alice", 1);
+        registry.unregister("alice", 2);
+        registry.register("alice", 3, "a", DAY, probe().await.0);
+        assert!(registry.admit_event("alice").is_err(), "a new connection does not refill it");
+        tokio::time::sleep(BUDGET_WINDOW).await;
+        registry.admit_event("alice").unwrap();
+    }
+}
