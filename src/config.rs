@@ -40,6 +40,8 @@ pub struct RealtimeSettings {
     pub events_per_minute: u32,
     /// Realtime connections one user may hold open on one server.
     pub max_sessions_per_user: usize,
+    /// Seconds a new Socket.IO connection has to authenticate (its namespace connect).
+    pub connect_timeout_secs: u64,
     pub outbound_queue: usize,
     pub max_frame_bytes: usize,
 }
@@ -98,6 +100,8 @@ pub struct LimitSettings {
     pub auth_account_window_secs: u64,
     pub messages_max: u32,
     pub messages_window_secs: u64,
+    pub connections_ip_max: u32,
+    pub connections_ip_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +170,9 @@ impl Settings {
         }
         if self.server.header_read_timeout_secs == 0 {
             return Err(ConfigError("server.header_read_timeout_secs must be at least 1".into()));
+        }
+        if self.realtime.connect_timeout_secs == 0 {
+            return Err(ConfigError("realtime.connect_timeout_secs must be at least 1".into()));
         }
         if self.realtime.max_sessions_per_user == 0 {
             return Err(ConfigError("realtime.max_sessions_per_user must be at least 1".into()));

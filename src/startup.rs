@@ -146,6 +146,7 @@ impl Application {
             .with_state(state.clone())
             .max_payload(state.settings.realtime.max_frame_bytes as u64)
             .max_buffer_size(state.settings.realtime.outbound_queue)
+            .connect_timeout(Duration::from_secs(state.settings.realtime.connect_timeout_secs))
             .build_with_inner_svc(warp::service(routes));
         crate::realtime::socketio::register(&io);
         let checkpointer = crate::db::checkpoint::spawn(&state.db);
@@ -243,6 +244,13 @@ where
             return response.map(|body| body.map_err(Into::into).boxed_unsync());
         }
     };
+    if let Err(refused) = admit_new_connection(&state, &request).await {
+        let mut response = crate::http::response::error(&refused);
+        if let Some(origin) = allowed_origin {
+            cors::mark_allowed(response.headers_mut(), origin);
+        }
+        return response.map(|body| body.map_err(Into::into).boxed_unsync());
+    }
     let mut response = if request.uri().path() == crate::realtime::ws::PATH {
         let response = crate::realtime::ws::upgrade(state, request).await;
         response.map(|body| body.map_err(Into::into).boxed_unsync())
@@ -260,6 +268,29 @@ where
         cors::mark_allowed(response.headers_mut(), origin);
     }
     response
+}
+
+/// New realtime connections are counted per client address before anything
+/// else is spent on them: a Socket.IO handshake (no `sid` yet) allocates an
+/// engine.io session that lives until it authenticates or times out, and a `/ws`
+/// upgrade costs a token check. Requests of an open session pass.
+async fn admit_new_connection<B>(state: &AppState, request: &http::Request<B>) -> Result<(), crate::error::Error> {
+    let path = request.uri().path();
+    let query = request.uri().query().unwrap_or_default();
+    let opens_session = (path.starts_with("/socket.io") && !query.split('&').any(|pair| pair.starts_with("sid=")))
+        || path == crate::realtime::ws::PATH;
+    if !opens_session {
+        return Ok(());
+    }
+    let peer = request.extensions().get::<PeerAddr>().map(|p| p.0.ip());
+    let forwarded = state
+        .settings
+        .server
+        .trust_forwarded_for
+        .then(|| crate::http::request::forwarded_client(request.headers()))
+        .flatten();
+    let address = forwarded.or(peer).map(|ip| ip.to_string()).unwrap_or_default();
+    state.limiter.check(&state.limiter.rules.connections_ip, &address).await.map(drop)
 }
 
 async fn termination_signal() {

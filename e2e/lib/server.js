@@ -80,6 +80,7 @@ export async function startServer(options = {}) {
     RTCHAT_OPERATOR__TOKEN: operatorToken,
     RTCHAT_LIMITS__API_MAX: '100000',
     RTCHAT_LIMITS__AUTH_IP_MAX: '100000',
+    RTCHAT_LIMITS__CONNECTIONS_IP_MAX: '100000',
     RUST_LOG: process.env.E2E_RUST_LOG || 'warn',
     ...(useRedis
       ? {

@@ -45,6 +45,8 @@ pub struct Rules {
     pub auth_ip: Rule,
     pub auth_account: Rule,
     pub messages: Rule,
+    /// New realtime connections (Socket.IO handshakes, `/ws` upgrades) per address.
+    pub connections_ip: Rule,
 }
 
 impl Rules {
@@ -55,6 +57,7 @@ impl Rules {
             auth_ip: rule("auth-ip", limits.auth_ip_max, limits.auth_ip_window_secs),
             auth_account: rule("auth-account", limits.auth_account_max, limits.auth_account_window_secs),
             messages: rule("msg", limits.messages_max, limits.messages_window_secs),
+            connections_ip: rule("conn-ip", limits.connections_ip_max, limits.connections_ip_window_secs),
         }
     }
 }

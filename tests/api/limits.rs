@@ -125,3 +125,28 @@ async fn a_client_written_forwarded_for_entry_does_not_escape_the_address_limit(
     let other = login_from(&app, "1.2.3.99, 10.0.0.10", "nobody@example.com", "whatever1").await;
     other.assert_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
 }
+
+/// Unauthenticated handshakes cost memory until they time out: new realtime
+/// connections are counted per address, Socket.IO and `/ws` together, while the
+/// requests of an open Socket.IO session are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_realtime_connections_are_limited_per_address() {
+    let app = spawn!(Backend { db: Db::Sqlite, redis: false }, |s| s.limits.connections_ip_max = 3);
+    let handshake = || app.client.get(app.url("/socket.io/?EIO=4&transport=polling")).send();
+    let first = handshake().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let open = first.text().await.unwrap();
+    let sid = serde_json::from_str::<serde_json::Value>(&open[1..]).unwrap()["sid"].as_str().unwrap().to_string();
+    assert_eq!(handshake().await.unwrap().status(), StatusCode::OK);
+    // A /ws upgrade counts as the third.
+    let user = app.register("conn_limit").await;
+    crate::ws_client::WsClient::connect(&app, &user.token).await.close().await;
+
+    let refused = handshake().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(crate::ws_client::WsClient::refused(&app, &format!("?token={}", user.token)).await, 429);
+    // The open session's own polling requests still pass.
+    let poll = app.client.get(app.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))).send();
+    assert_ne!(poll.await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+}

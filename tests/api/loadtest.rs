@@ -16,6 +16,7 @@ backend_matrix!(prepared_in_the_database_then_run_clean_over_both_transports);
 fn roomy(settings: &mut rtchat::Settings) {
     settings.limits.messages_max = 1_000_000;
     settings.realtime.events_per_minute = 1_000_000;
+    settings.limits.connections_ip_max = 1_000_000;
 }
 
 fn fixture_file(fixture: &Fixture) -> std::path::PathBuf {
