@@ -138,6 +138,10 @@ impl From<diesel::result::Error> for Error {
             Diesel::DatabaseError(_, info) if is_lock_contention(info.message()) => {
                 Self::Unavailable(format!("database contention: {}", info.message()))
             }
+            // mysql_async reports a lost link as an unknown error with an I/O message.
+            Diesel::DatabaseError(_, info) if is_connection_lost(info.message()) => {
+                Self::Unavailable(format!("database connection lost: {}", info.message()))
+            }
             other => Self::internal(format!("database: {other}")),
         }
     }
@@ -147,6 +151,13 @@ impl From<diesel::result::Error> for Error {
 fn is_lock_contention(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
     ["database is locked", "database is busy", "database table is locked", "lock wait timeout", "deadlock found"]
+        .iter()
+        .any(|sign| message.contains(sign))
+}
+
+fn is_connection_lost(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["input/output error", "connection closed", "connection to the server is closed", "server has gone away"]
         .iter()
         .any(|sign| message.contains(sign))
 }
@@ -177,6 +188,7 @@ mod tests {
             (DatabaseErrorKind::Unknown, "Lock wait timeout exceeded; try restarting transaction"),
             (DatabaseErrorKind::Unknown, "Deadlock found when trying to get lock"),
             (DatabaseErrorKind::SerializationFailure, "could not serialize access"),
+            (DatabaseErrorKind::Unknown, "Input/output error: Input/output error: connection closed"),
         ] {
             let error = database_error(kind, message);
             assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE, "{message}");

@@ -38,5 +38,8 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use config::Settings;
 pub use startup::Application;

@@ -54,14 +54,16 @@ export class ApiError extends Error {
 
 /**
  * Starts `target/debug/rtchat serve` on a free port and waits for `GET /health` to
- * answer 200. Options: `env` (extra variables, e.g. a higher message limit),
+ * answer 200. Options: `env` (extra variables, e.g. a higher message limit, or
+ * the DATABASE_URL and JWT_SEC of an earlier server to restart it), `port`,
  * `redis` (default: whether E2E_REDIS_URL is set).
  */
 export async function startServer(options = {}) {
   if (!existsSync(BINARY)) {
     throw new Error(`rtchat binary not found at ${BINARY}: build it first (cargo build)`);
   }
-  const port = await freePort();
+  // `port`: restart a server where an earlier one listened (clients reconnect to it).
+  const port = options.port ?? (await freePort());
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'rtchat-e2e-'));
   const databaseUrl = process.env.E2E_DATABASE_URL || `sqlite:${path.join(workDir, 'x.db')}`;
   const useRedis = options.redis ?? Boolean(process.env.E2E_REDIS_URL);

@@ -69,7 +69,7 @@ pub fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
 
 /// Lenient by design: an undecodable pair is dropped here, and a value of the
 /// wrong shape is refused by the handler that reads it.
-fn parse_query(raw: &str) -> HashMap<String, String> {
+pub(crate) fn parse_query(raw: &str) -> HashMap<String, String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
         .map(|pairs| pairs.into_iter().collect())
         .unwrap_or_default()

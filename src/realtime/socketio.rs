@@ -90,7 +90,7 @@ pub const MAX_OFFSETS: usize = 100;
 
 /// `auth.offsets`: `{ "<roomId>": <lastSeq> }`; malformed entries are ignored,
 /// and only the first [`MAX_OFFSETS`] are taken.
-fn offsets(auth: &Value) -> Vec<(String, i64)> {
+pub(crate) fn offsets(auth: &Value) -> Vec<(String, i64)> {
     let Some(map) = auth.get("offsets").and_then(Value::as_object) else { return Vec::new() };
     map.iter()
         .filter_map(|(room, seq)| {

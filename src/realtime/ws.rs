@@ -177,17 +177,17 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
 }
 
 /// Decodes one frame and hands it to the session; answers go back on the same queue.
+/// A client frame's parts: event name, data (`null` when absent) and ack id.
+pub(crate) fn parse_frame(raw: &[u8]) -> Result<(String, Value, Option<Value>), Error> {
+    let frame =
+        serde_json::from_slice::<Value>(raw).map_err(|_| Error::InvalidJson("Frames must be JSON objects".into()))?;
+    let name =
+        frame.get("event").and_then(Value::as_str).ok_or_else(|| Error::MissingField("event is required".into()))?;
+    Ok((name.to_string(), frame.get("data").cloned().unwrap_or(Value::Null), frame.get("ack").cloned()))
+}
+
 async fn dispatch(session: &SessionInbox, frames: &mpsc::Sender<Bytes>, raw: &[u8], outbound: &Arc<WsOutbound>) {
-    let parsed: Result<(String, Value, Option<Value>), Error> = serde_json::from_slice::<Value>(raw)
-        .map_err(|_| Error::InvalidJson("Frames must be JSON objects".into()))
-        .and_then(|frame| {
-            let name = frame
-                .get("event")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::MissingField("event is required".into()))?;
-            Ok((name.to_string(), frame.get("data").cloned().unwrap_or(Value::Null), frame.get("ack").cloned()))
-        });
-    let (name, data, ack) = match parsed {
+    let (name, data, ack) = match parse_frame(raw) {
         Ok(parts) => parts,
         Err(error) => return session.send(Err(error), None).await,
     };

@@ -9,6 +9,8 @@ mod auth;
 mod auth_tokens;
 mod browser;
 mod envelope;
+mod fault_proxy;
+mod faults;
 mod health;
 mod limits;
 mod loadtest;
