@@ -54,6 +54,10 @@ pub struct ErrorBody {
     pub status: &'static str,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait before trying again (rate limits): REST also sends it as
+    /// `Retry-After`; realtime answers have only this.
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Error {
@@ -100,7 +104,11 @@ impl Error {
             Self::Unavailable(cause) => tracing::warn!(cause = %cause, "dependency unavailable"),
             _ => {}
         }
-        ErrorBody { status: "error", code: self.code(), message: self.to_string() }
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        ErrorBody { status: "error", code: self.code(), message: self.to_string(), retry_after }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {

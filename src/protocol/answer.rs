@@ -82,7 +82,7 @@ mod golden {
         );
         assert_eq!(
             body(Err(Error::RateLimited { retry_after_secs: 3 })),
-            json!({"status": "error", "code": "RATE_LIMIT_EXCEEDED", "message": "Too many requests, please try again later"})
+            json!({"status": "error", "code": "RATE_LIMIT_EXCEEDED", "message": "Too many requests, please try again later", "retryAfter": 3})
         );
     }
 }

@@ -271,12 +271,14 @@ pub struct ServerShutdown {
 pub struct ErrorEvent {
     pub message: String,
     pub code: &'static str,
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl From<&Error> for ErrorEvent {
     fn from(error: &Error) -> Self {
         let body = error.to_body();
-        Self { message: body.message, code: body.code }
+        Self { message: body.message, code: body.code, retry_after: body.retry_after }
     }
 }
 

@@ -186,8 +186,11 @@ impl Outbound for SocketIoOutbound {
 
     fn close(&self, reason: &'static str) {
         tracing::info!(socket = %self.0.id, reason, "disconnecting socket");
-        let notice =
-            crate::protocol::server::ErrorEvent { message: format!("Disconnected: {reason}"), code: "DISCONNECTED" };
+        let notice = crate::protocol::server::ErrorEvent {
+            message: format!("Disconnected: {reason}"),
+            code: "DISCONNECTED",
+            retry_after: None,
+        };
         let _ = self.0.emit("error", &notice);
         let _ = self.0.clone().disconnect();
     }

@@ -262,6 +262,8 @@ async fn realtime_sends_share_the_rest_limit_and_are_idempotent(backend: Backend
     }
     let refused = a.call("send_message", json!({"roomId": room, "content": "sixth"})).await;
     assert_eq!(refused["code"], "RATE_LIMIT_EXCEEDED");
+    let wait = refused["retryAfter"].as_u64().expect("the answer says how long to wait");
+    assert!((1..=10).contains(&wait), "within the 10 s window: {refused}");
     let history = app.get(&format!("/api/v1/rooms/{room}/messages"), Some(&alice.token)).await;
     assert_eq!(history.data()["pagination"]["total"], 5, "nothing stored past the limit, no duplicate");
 }

@@ -89,3 +89,26 @@ export function openDialog(dialog) {
   dialog.showModal();
   return dialog;
 }
+
+/**
+ * Runs `render` (which rebuilds part of `container`) and gives the focus back
+ * to the equivalent element if it was inside: re-rendering on every event must
+ * not throw a keyboard user out of the list. Elements match by data-focus-key,
+ * else by aria-label, else by text.
+ */
+export function keepingFocus(container, render) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) && active !== container ? focusKey(active) : null;
+  render();
+  if (!key || container.contains(active)) return;
+  for (const el of container.querySelectorAll('button, input, textarea, a[href], [tabindex]')) {
+    if (focusKey(el) === key) {
+      el.focus();
+      return;
+    }
+  }
+}
+
+function focusKey(el) {
+  return el.dataset.focusKey || el.getAttribute('aria-label') || `${el.tagName}:${el.textContent}`;
+}

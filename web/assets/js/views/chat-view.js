@@ -2,7 +2,7 @@
 // markers follow what is on screen), who is typing, and the composer.
 
 import { loadOlder, markRead, sendMessage, setComposerError, userTyped } from '../chat.js';
-import { h, replace } from '../dom.js';
+import { h, keepingFocus, replace } from '../dom.js';
 import { emit, isAdmin, nameOf, on, store, timeline } from '../state.js';
 import { navigateHome } from '../router.js';
 import { confirmLeave, openSettings } from './dialogs.js';
@@ -55,12 +55,16 @@ export function mountChat(container) {
   document.addEventListener('visibilitychange', scheduleRead);
   on('connection', () => store.connection.state === 'online' && scheduleRead());
 
-  // ---- header
+  // ---- header, rebuilt only when what it shows changes
+  let headerSig = '';
   function renderHeader() {
     const room = store.rooms.get(store.activeRoomId);
     if (!room) return;
     const admin = isAdmin(room.id);
-    replace(
+    const sig = JSON.stringify([room.id, room.name, room.description, room.isPrivate, room.memberCount, admin, store.showMembers]);
+    if (sig === headerSig) return;
+    headerSig = sig;
+    keepingFocus(header, () => replace(
       header,
       h('button', { type: 'button', class: 'back-to-rooms', 'aria-label': 'Back to rooms', onClick: navigateHome }, '←'),
       h('h2', { title: room.description || '' }, room.name),
@@ -71,6 +75,7 @@ export function mountChat(container) {
           type: 'button',
           class: 'toggle-members',
           'aria-expanded': String(Boolean(store.showMembers)),
+          dataset: { focusKey: 'toggle-members' },
           onClick: () => {
             store.showMembers = !store.showMembers;
             emit('members-toggle');
@@ -82,7 +87,7 @@ export function mountChat(container) {
       admin
         ? h('button', { type: 'button', onClick: () => openSettings(room.id) }, 'Room settings')
         : h('button', { type: 'button', class: 'danger', onClick: () => confirmLeave(room.id) }, 'Leave room'),
-    );
+    ));
   }
 
   // ---- messages, rendered by key so an unchanged message keeps its element (and focus)

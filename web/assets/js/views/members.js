@@ -3,7 +3,7 @@
 
 import { describeError } from '../api.js';
 import { ban, kick, setRole } from '../chat.js';
-import { formatTime, h, replace } from '../dom.js';
+import { formatTime, h, keepingFocus, replace } from '../dom.js';
 import { emit, isAdmin, on, store } from '../state.js';
 import { confirmDialog } from './dialogs.js';
 
@@ -28,13 +28,14 @@ export function mountMembers(panel) {
   const render = () => {
     const roomId = store.activeRoomId;
     if (!roomId) {
-      list.replaceChildren();
+      title.textContent = 'Members';
+      replace(list, h('li', { class: 'empty' }, 'Open a room to see who is in it.'));
       error.textContent = '';
       return;
     }
     const members = [...(store.members.get(roomId)?.values() || [])].sort(byPresenceThenName);
     title.textContent = `Members (${members.length})`;
-    replace(list, members.map((m) => memberItem(m, roomId, error)));
+    keepingFocus(list, () => replace(list, members.map((m) => memberItem(m, roomId, error))));
   };
   on('active', () => {
     error.textContent = '';

@@ -1,7 +1,7 @@
 // The sidebar: the user's rooms with unread counts and the last message, and
 // the buttons to create a room or discover public ones.
 
-import { h, replace } from '../dom.js';
+import { h, keepingFocus, replace } from '../dom.js';
 import { on, store } from '../state.js';
 import { openCreateRoom, openDiscover } from './dialogs.js';
 import { navigateToRoom } from '../router.js';
@@ -19,14 +19,15 @@ export function mountRoomList(sidebar) {
     list,
   );
 
-  const render = () => {
-    const rooms = [...store.rooms.values()].sort(byActivity);
-    if (!rooms.length) {
-      replace(list, h('li', { class: 'empty' }, 'No rooms yet. Create one, discover public rooms, or open an invite link.'));
-      return;
-    }
-    replace(list, rooms.map(roomItem));
-  };
+  const render = () =>
+    keepingFocus(list, () => {
+      const rooms = [...store.rooms.values()].sort(byActivity);
+      if (!rooms.length) {
+        replace(list, h('li', { class: 'empty' }, 'No rooms yet. Create one, discover public rooms, or open an invite link.'));
+        return;
+      }
+      replace(list, rooms.map(roomItem));
+    });
   on('rooms', render);
   on('active', render);
   render();
@@ -57,7 +58,7 @@ function roomItem(room) {
         type: 'button',
         class: 'room-item',
         'aria-current': active ? 'true' : 'false',
-        dataset: { roomId: room.id },
+        dataset: { roomId: room.id, focusKey: `room:${room.id}` },
         onClick: () => navigateToRoom(room.id),
       },
       h(
