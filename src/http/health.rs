@@ -120,6 +120,7 @@ async fn supervisor_tree(state: Arc<AppState>, auth: Option<String>) -> Response
             "version": env!("CARGO_PKG_VERSION"),
             "uptimeSecs": state.started_at.elapsed().as_secs(),
             "activeRooms": tree.rooms.len(),
+            "sessionsRegistered": state.sessions.registry().sessions(),
             "messageStore": state.store.stats(),
             "tree": tree,
         }),

@@ -282,3 +282,35 @@ async fn profile_update_changes_name_email_and_password(backend: Backend) {
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
 }
+
+/// Hashing a password takes long (bcrypt); a login that held a pooled database
+/// connection meanwhile would starve every other request of connections. With a
+/// pool of two and eight slow logins at once, other requests are still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_password_hashing_holds_no_database_connection() {
+    let app = crate::spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
+        s.database.max_connections = 2;
+        s.database.store_writers = 1;
+        s.database.connect_timeout_secs = 1;
+        s.limits.auth_ip_max = 1000;
+        // The production cost: each verification takes a few hundred ms.
+        s.auth.bcrypt_cost = 12;
+    });
+    let user = app.register("slow_hash").await;
+    let app = std::sync::Arc::new(app);
+    let user = std::sync::Arc::new(user);
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, user) = (app.clone(), user.clone());
+            tokio::spawn(async move { app.login(&user.email, "password123").await.status })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        let other = app.get("/api/v1/rooms/public", Some(&user.token)).await;
+        assert_eq!(other.status, StatusCode::OK, "starved while logins hash: {}", other.body);
+    }
+    for login in logins {
+        assert_eq!(login.await.unwrap(), StatusCode::OK);
+    }
+}

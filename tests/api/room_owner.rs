@@ -12,6 +12,7 @@ use crate::{backend_matrix, spawn};
 backend_matrix!(
     rest_membership_and_settings_changes_reach_connected_members,
     concurrent_demotions_always_leave_an_admin,
+    concurrent_leaves_always_leave_an_admin,
     quiet_rooms_share_commits_and_stay_gap_free,
     a_pipelining_client_is_answered_in_order,
 );
@@ -101,6 +102,32 @@ async fn concurrent_demotions_always_leave_an_admin(backend: Backend) {
         let admins = memberships.iter().filter(|m| m["role"] == "admin").count();
         assert_eq!(admins, 1, "round {round}: {memberships:?}");
         admin_is_alice = memberships.iter().any(|m| m["role"] == "admin" && m["userId"] == alice.id);
+    }
+}
+
+/// `leave` checks "not the last admin" then writes: two admins leaving at once
+/// must not both pass the check while a member remains.
+async fn concurrent_leaves_always_leave_an_admin(backend: Backend) {
+    let app = spawn!(backend);
+    for round in 0..6 {
+        let alice = app.register(&format!("leave_a{round}")).await;
+        let bob = app.register(&format!("leave_b{round}")).await;
+        let carol = app.register(&format!("leave_c{round}")).await;
+        let room = room_of(&app, &alice).await;
+        for member in [&bob, &carol] {
+            assert_eq!(app.join(member, &room, None).await.status, StatusCode::OK);
+        }
+        let promoted =
+            app.post(&format!("/api/v1/rooms/{room}/members/{}/promote", bob.id), Some(&alice.token), json!({})).await;
+        assert_eq!(promoted.status, StatusCode::OK);
+        let leave = |who: &User| app.call("DELETE", &format!("/api/v1/rooms/{room}/leave"), Some(&who.token), None);
+        let (first, second) = tokio::join!(leave(&alice), leave(&bob));
+        let statuses = [first.status, second.status];
+        assert!(statuses.contains(&StatusCode::OK), "round {round}: {statuses:?}");
+        assert!(statuses.contains(&StatusCode::BAD_REQUEST), "round {round}: both admins left: {statuses:?}");
+        let details = app.get(&format!("/api/v1/rooms/{room}"), Some(&carol.token)).await;
+        let memberships = details.data()["room"]["memberships"].as_array().unwrap().clone();
+        assert_eq!(memberships.iter().filter(|m| m["role"] == "admin").count(), 1, "round {round}: {memberships:?}");
     }
 }
 
