@@ -1,10 +1,15 @@
 # Multi-stage build: a full Rust toolchain to compile, a slim Debian to run.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+# Everything the build reads: the manifest declares benches (cargo checks every
+# target exists), build.rs and src embed migrations/, config/ and web/.
+# .ci/docker-context builds from exactly these files.
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+COPY benches ./benches
 COPY migrations ./migrations
 COPY config ./config
+COPY web ./web
 RUN cargo build --release --locked --bin rtchat
 
 FROM debian:bookworm-slim

@@ -182,7 +182,7 @@ impl Settings {
                 "realtime.outbound_queue must be positive and realtime.max_frame_bytes at least 1024".into(),
             ));
         }
-        if let Some(bad) = self.server.cors_origins.iter().find(|o| !crate::http::cors::valid_origin(o)) {
+        if let Some(bad) = self.server.cors_origins.iter().find(|o| !valid_origin(o)) {
             return Err(ConfigError(format!(
                 "server.cors_origins (CORS_ORIGINS): {bad:?} is not an origin (scheme://host[:port], or *)"
             )));
@@ -237,6 +237,19 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Whether an origin is well formed enough to configure: `*`, or
+/// `http(s)://host[:port]` with no path.
+fn valid_origin(origin: &str) -> bool {
+    let origin = origin.trim();
+    if origin == "*" {
+        return true;
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    matches!(scheme, "http" | "https")
+        && !authority.is_empty()
+        && !authority.trim_end_matches('/').contains(['/', '?', '#', '@', ' '])
+}
+
 /// The seed application's variable names, mapped onto our keys.
 fn seed_variables() -> serde_json::Value {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -283,6 +296,16 @@ fn describe(error: figment::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_origins_are_checked() {
+        assert!(valid_origin("*"));
+        assert!(valid_origin("http://localhost:3000"));
+        assert!(valid_origin("https://chat.example/"));
+        assert!(!valid_origin("localhost:3000"));
+        assert!(!valid_origin("http://chat.example/app"));
+        assert!(!valid_origin("ftp://chat.example"));
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -223,9 +223,30 @@ pub fn raise_open_files_limit() -> u64 {
 
 type AnyBody = UnsyncBoxBody<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Serves one request and writes its access-log line.
+async fn route<S, B>(state: Arc<AppState>, service: S, request: http::Request<Incoming>) -> http::Response<AnyBody>
+where
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>,
+    S::Error: std::fmt::Display,
+    B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = serve_request(state, service, request).await;
+    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok());
+    crate::http::access_log::record(&method, &path, response.status(), started, request_id);
+    response
+}
+
 /// `/ws` is upgraded here, below warp (to size tungstenite's buffers); everything
 /// else goes to socketioxide, which passes what is not `/socket.io/` to warp.
-async fn route<S, B>(state: Arc<AppState>, service: S, request: http::Request<Incoming>) -> http::Response<AnyBody>
+async fn serve_request<S, B>(
+    state: Arc<AppState>,
+    service: S,
+    request: http::Request<Incoming>,
+) -> http::Response<AnyBody>
 where
     S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>,
     S::Error: std::fmt::Display,

@@ -1,6 +1,7 @@
 //! REST transport: warp routes under `/api/v1`, health probes, and the rendering
 //! of every answer and error as the seed's envelope.
 
+pub mod access_log;
 mod auth_routes;
 pub mod cors;
 mod health;

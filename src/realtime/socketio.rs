@@ -15,7 +15,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
-use socketioxide::socket::Socket;
+use socketioxide::socket::{DisconnectReason, Socket};
 
 use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::{SessionInbox, SessionMsg};
@@ -80,6 +80,7 @@ async fn authenticate(
     let user_id = user.id.clone();
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
     let session = state.sessions.start("socketio", user, outbound).await?;
+    tracing::info!(transport = "socketio", user = %user_id, socket = %socket.id, "realtime session started");
     socket.extensions.insert(Connected { session, user_id, offsets: offsets(&auth) });
     Ok(())
 }
@@ -136,7 +137,9 @@ fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
         );
     }
     let session = connected.session.clone();
-    socket.on_disconnect(move || {
+    let user_id = connected.user_id.clone();
+    socket.on_disconnect(move |reason: DisconnectReason| {
+        tracing::info!(transport = "socketio", user = %user_id, %reason, "realtime session ended");
         session.stop("disconnected");
         std::future::ready(())
     });

@@ -97,11 +97,15 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let mut reader_closed = outbound.closed.subscribe();
     let frames = outbound.frames.clone();
     let outbound = Arc::new(outbound);
+    let user_id = user.id.clone();
     let welcome = Outgoing::new(ServerEvent::welcome(&user.id));
     let _ = frames.try_send(welcome.ws_frame());
     // Boxed so the connection's long-lived future is not sized for the start-up.
     let session = match Box::pin(state.sessions.start("ws", user, outbound.clone())).await {
-        Ok(session) => session,
+        Ok(session) => {
+            tracing::info!(transport = "ws", user = %user_id, "realtime session started");
+            session
+        }
         Err(error) => {
             tracing::error!(%error, "cannot start a session");
             let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Error, "server error")))).await;
@@ -167,6 +171,10 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
         _ = reading => {}
         _ = reader_closed.changed() => {}
     }
+    // The server's reason when it closed the connection (lagging, token revoked,
+    // shutting down); otherwise the client went.
+    let reason = outbound.closed.borrow().unwrap_or("client disconnected");
+    tracing::info!(transport = "ws", user = %user_id, reason, "realtime session ended");
     session.stop("disconnected");
     outbound.close("closed");
     // A client that stopped reading cannot take the close frame: the connection is

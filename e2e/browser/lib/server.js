@@ -1,15 +1,14 @@
 // Starts the real rtchat binary for a browser test file (SQLite in a temp dir),
 // restarts it on the same port and database, and calls its REST API to set up
-// scenes. Adapted from ../../lib/server.js (which stays the protocol suite's).
+// scenes. Shares ../../lib/server.js's helpers; the protocol suite's own server
+// start stays there.
 //
 // RTCHAT_BIN (or E2E_RTCHAT_BIN) overrides target/debug/rtchat; E2E_WEB_DIR
 // makes the server serve web/ from disk (RTCHAT_WEB_DIR) instead of the copy
 // embedded at build time; E2E_SERVER_LOG=1 copies the server's output to stderr.
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -22,35 +21,9 @@ const WEB_DIR = process.env.E2E_WEB_DIR ? path.resolve(REPO_ROOT, process.env.E2
 const START_DEADLINE_MS = 60_000;
 const STOP_DEADLINE_MS = 10_000;
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-export function randomString(length) {
-  let out = '';
-  for (const b of randomBytes(length)) out += ALNUM[b % ALNUM.length];
-  return out;
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export class ApiError extends Error {
-  constructor(method, url, status, body) {
-    super(`${method} ${url} -> ${status} ${typeof body === 'string' ? body : JSON.stringify(body)}`);
-    this.status = status;
-    this.body = body;
-  }
-}
+// The protocol suite's small helpers (that module imports only Node's own).
+export { ApiError, freePort, randomString, sleep } from '../../lib/server.js';
+import { ApiError, freePort, randomString, sleep } from '../../lib/server.js';
 
 /**
  * Starts `rtchat serve` on a free port with a fresh SQLite file, a random JWT
