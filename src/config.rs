@@ -49,6 +49,9 @@ pub struct RealtimeSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OperatorSettings {
     pub token: String,
+    /// `/metrics` needs the operator token too.
+    #[serde(default)]
+    pub protect_metrics: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,14 +118,37 @@ impl Settings {
     /// (or NODE_ENV). Call [`Settings::validate`] before use (after logging is set
     /// up, so its warnings are seen).
     pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(None)
+    }
+
+    /// Like [`Settings::load`], with the config folder given (`--config`); a
+    /// folder given there or in RTCHAT_CONFIG_DIR must exist (the default one,
+    /// `config/` in the working directory, is optional: the defaults are built in).
+    pub fn load_from(config_dir: Option<PathBuf>) -> Result<Self, ConfigError> {
         let environment =
             std::env::var("RTCHAT_ENV").or_else(|_| std::env::var("NODE_ENV")).unwrap_or_else(|_| "development".into());
-        Self::for_environment(&environment)
+        let configured = config_dir.or_else(|| std::env::var("RTCHAT_CONFIG_DIR").ok().map(PathBuf::from));
+        if let Some(dir) = &configured
+            && !dir.is_dir()
+        {
+            return Err(ConfigError(format!(
+                "config folder {} (--config / RTCHAT_CONFIG_DIR) does not exist",
+                dir.display()
+            )));
+        }
+        let dir = configured.unwrap_or_else(|| "config".into());
+        let mut settings = Self::layered_in(&environment, &dir).extract::<Settings>().map_err(describe)?;
+        settings.environment = environment;
+        Ok(settings)
     }
 
     /// The layers without validation: tests start from here and adjust fields.
     pub fn layered(environment: &str) -> Figment {
         let dir = std::env::var("RTCHAT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|_| "config".into());
+        Self::layered_in(environment, &dir)
+    }
+
+    fn layered_in(environment: &str, dir: &std::path::Path) -> Figment {
         Figment::new()
             .merge(Toml::string(EMBEDDED_DEFAULTS))
             .merge(Toml::file(dir.join("default.toml")))
@@ -187,6 +213,11 @@ impl Settings {
                 "server.cors_origins (CORS_ORIGINS): {bad:?} is not an origin (scheme://host[:port], or *)"
             )));
         }
+        if self.operator.protect_metrics && self.operator.token.trim().is_empty() {
+            return Err(ConfigError(
+                "operator.protect_metrics needs operator.token (RTCHAT_OPERATOR__TOKEN): /metrics would be closed to everyone".into(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return Err(ConfigError("log.format must be \"human\" or \"json\"".into()));
         }
@@ -214,6 +245,23 @@ impl Settings {
             self.auth.refresh_secret = format!("refresh:{}", self.auth.jwt_secret);
         }
         Ok(())
+    }
+
+    /// The settings with every secret replaced by `***` (what `rtchat config
+    /// print` shows): secrets, tokens and the passwords inside URLs.
+    pub fn redacted(&self) -> Self {
+        let mut shown = self.clone();
+        let hide = |value: &mut String| {
+            if !value.is_empty() {
+                *value = "***".into();
+            }
+        };
+        hide(&mut shown.auth.jwt_secret);
+        hide(&mut shown.auth.refresh_secret);
+        hide(&mut shown.operator.token);
+        shown.database.url = redact_url(&shown.database.url);
+        shown.redis.url = redact_url(&shown.redis.url);
+        shown
     }
 
     /// Connection URL with the password removed, for logs and error messages.

@@ -49,7 +49,13 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     };
     let metrics = {
         let state = state.clone();
-        warp::path!("metrics").and(warp::get()).map(move || {
+        warp::path!("metrics").and(warp::get()).and(operator).map(move |auth: Option<String>| {
+            // Behind the operator token when configured so (the port is public).
+            if state.settings.operator.protect_metrics
+                && let Err(error) = operator_allowed(&state, auth.as_deref())
+            {
+                return super::response::error(&error);
+            }
             metrics::gauge!(crate::metrics::ACTIVE_ROOMS).set(state.room_actors.active() as f64);
             let mut response = warp::reply::Response::new(crate::metrics::render().into());
             response

@@ -75,3 +75,18 @@ async fn a_trickled_request_head_is_cut_off() {
     assert!(closed.is_ok(), "the connection stayed open");
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "closed after {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_open_by_default_and_behind_the_operator_token_when_protected() {
+    let open = spawn!(Backend { db: Db::Sqlite, redis: false });
+    assert_eq!(open.client.get(open.url("/metrics")).send().await.unwrap().status(), StatusCode::OK);
+
+    let app = spawn!(Backend { db: Db::Sqlite, redis: false }, |s| s.operator.protect_metrics = true);
+    let anonymous = app.get("/metrics", None).await;
+    anonymous.assert_error(StatusCode::UNAUTHORIZED, "MISSING_AUTH_HEADER");
+    let wrong = app.get("/metrics", Some("not-the-operator-token")).await;
+    wrong.assert_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    let scraped = app.client.get(app.url("/metrics")).bearer_auth(crate::helpers::OPERATOR_TOKEN).send().await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.text().await.unwrap().contains("# TYPE rtchat_sessions_connected gauge"));
+}
