@@ -162,31 +162,22 @@ export class Timeline {
   }
 }
 
+/** The value of `key` in `map`, made with `make` the first time it is asked for. */
+function entry(map, key, make) {
+  if (!map.has(key)) map.set(key, make());
+  return map.get(key);
+}
+
 export function timeline(roomId) {
-  let t = store.timelines.get(roomId);
-  if (!t) {
-    t = new Timeline();
-    store.timelines.set(roomId, t);
-  }
-  return t;
+  return entry(store.timelines, roomId, () => new Timeline());
 }
 
 export function membersOf(roomId) {
-  let m = store.members.get(roomId);
-  if (!m) {
-    m = new Map();
-    store.members.set(roomId, m);
-  }
-  return m;
+  return entry(store.members, roomId, () => new Map());
 }
 
 export function readersOf(roomId) {
-  let r = store.readers.get(roomId);
-  if (!r) {
-    r = new Map();
-    store.readers.set(roomId, r);
-  }
-  return r;
+  return entry(store.readers, roomId, () => new Map());
 }
 
 /** The display name of a user: from the room's members, else from a message, else "Someone". */
