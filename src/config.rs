@@ -27,6 +27,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub cluster: ClusterSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub realtime: RealtimeSettings,
@@ -44,6 +45,18 @@ pub struct RealtimeSettings {
     pub connect_timeout_secs: u64,
     pub outbound_queue: usize,
     pub max_frame_bytes: usize,
+}
+
+/// Several nodes on one database and one Redis (needs `redis.url`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterSettings {
+    /// Relay room events, presence and revocations through Redis to the other nodes.
+    pub enabled: bool,
+    /// This node's name; empty: host name, process id and a random suffix.
+    pub node_id: String,
+    /// Seconds a node's presence lease lasts without renewal: a node that dies
+    /// has its users taken offline within this and a quarter of it more.
+    pub lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +198,9 @@ impl Settings {
             && !self.redis.url.starts_with("rediss://")
         {
             return Err(ConfigError("redis.url (REDIS_URL) must start with redis:// or rediss://".into()));
+        }
+        if !(4..=300).contains(&self.cluster.lease_secs) {
+            return Err(ConfigError("cluster.lease_secs must be between 4 and 300".into()));
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(ConfigError("auth.bcrypt_cost must be between 4 and 31".into()));

@@ -6,6 +6,8 @@
 //! - actors: [`actors`] (rooms, sessions, presence, supervisors; reached through
 //!   the narrow handles `Rooms` and `Sessions`)
 //! - wiring: [`startup`] (one listener for all transports), [`state`]
+//! - cluster: [`cluster`] (the other nodes through Redis: room events, presence
+//!   leases, revocations; implements the actors' `ClusterLink`)
 //! - services: [`services`] (rooms, messages, the group-commit message store, access
 //!   rules), [`auth`] (accounts, tokens), [`db`] (diesel-async queries on
 //!   SQLite/PostgreSQL/MySQL), [`limits`] (rate limits, Redis or in-process)
@@ -23,6 +25,7 @@
 
 pub mod actors;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod domain;

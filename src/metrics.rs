@@ -26,6 +26,12 @@ pub const ACTOR_RESTARTS: &str = "rtchat_actor_restarts_total";
 pub const REDIS_ERRORS: &str = "rtchat_redis_errors_total";
 pub const HTTP_REQUESTS: &str = "rtchat_http_requests_total";
 pub const HTTP_SECONDS: &str = "rtchat_http_request_seconds";
+pub const BUS_PUBLISHED: &str = "rtchat_cluster_published_total";
+pub const BUS_RECEIVED: &str = "rtchat_cluster_received_total";
+pub const BUS_DROPPED: &str = "rtchat_cluster_dropped_total";
+pub const BUS_CONNECTED: &str = "rtchat_cluster_bus_connected";
+pub const GAP_FILLS: &str = "rtchat_cluster_gap_fills_total";
+pub const NODES_REAPED: &str = "rtchat_cluster_nodes_reaped_total";
 
 /// Label values known in advance, so a family shows before its first event.
 const TRANSPORTS: &[&str] = &["socketio", "ws"];
@@ -111,6 +117,24 @@ fn describe() {
     );
     describe_counter!(REDIS_ERRORS, Unit::Count, "Redis calls that failed (the in-process limiter decided instead).");
     describe_counter!(HTTP_REQUESTS, Unit::Count, "HTTP requests answered, by method, route (ids folded) and status.");
+    describe_counter!(BUS_PUBLISHED, Unit::Count, "Events published to the other nodes (cluster bus).");
+    describe_counter!(BUS_RECEIVED, Unit::Count, "Events received from the other nodes (cluster bus).");
+    describe_counter!(
+        BUS_DROPPED,
+        Unit::Count,
+        "Events not published to the other nodes (Redis unreachable or too slow); they read messages from the database."
+    );
+    describe_gauge!(BUS_CONNECTED, Unit::Count, "1 while this node receives the other nodes' events, else 0.");
+    describe_counter!(
+        GAP_FILLS,
+        Unit::Count,
+        "Reads of messages a room had not received from the bus (gaps, and catching up after a reconnect)."
+    );
+    describe_counter!(
+        NODES_REAPED,
+        Unit::Count,
+        "Nodes found dead (lease expired) whose users this node took offline."
+    );
     describe_histogram!(
         HTTP_SECONDS,
         Unit::Seconds,
@@ -125,11 +149,22 @@ fn register_zeroes() {
         metrics::gauge!(SESSIONS, "transport" => *transport).increment(0.0);
     }
     metrics::gauge!(ACTIVE_ROOMS).set(0.0);
+    metrics::gauge!(BUS_CONNECTED).set(0.0);
     for event in crate::protocol::CLIENT_EVENTS {
         metrics::counter!(EVENTS_IN, "event" => *event).increment(0);
     }
     metrics::counter!(EVENTS_OUT, "event" => "receive_message").increment(0);
-    for counter in [DELIVERIES, MESSAGES_STORED, LAGGING_DROPPED, REDIS_ERRORS] {
+    for counter in [
+        DELIVERIES,
+        MESSAGES_STORED,
+        LAGGING_DROPPED,
+        REDIS_ERRORS,
+        BUS_PUBLISHED,
+        BUS_RECEIVED,
+        BUS_DROPPED,
+        GAP_FILLS,
+        NODES_REAPED,
+    ] {
         metrics::counter!(counter).increment(0);
     }
     for status in ["success", "error"] {

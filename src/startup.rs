@@ -22,10 +22,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::actors::link::{ClusterLink, PresenceLeases};
 use crate::actors::registry::UserAllowance;
 use crate::actors::room::RoomServices;
 use crate::actors::tree::ActorTree;
 use crate::auth::{AuthService, RevocationSink};
+use crate::cluster::{Bus, BusReceiver, ClusterRevocations, Inbound, Leases};
 use crate::config::Settings;
 use crate::db::{BackendKind, DbPool, migrations};
 use crate::http::cors::{self, Cors, Decision};
@@ -47,6 +49,31 @@ pub enum StartupError {
     Actors(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
+}
+
+/// The other nodes' connections, made before the actors that use them.
+struct Cluster {
+    bus: Bus,
+    receiver: BusReceiver,
+    leases: Leases,
+}
+
+impl Cluster {
+    /// With Redis configured and the cluster enabled (the default).
+    fn connect(
+        settings: &Settings,
+        redis: Option<&bb8_redis::bb8::Pool<bb8_redis::RedisConnectionManager>>,
+    ) -> Result<Option<Self>, StartupError> {
+        let Some(pool) = redis.filter(|_| settings.cluster.enabled) else { return Ok(None) };
+        let client = redis::Client::open(settings.redis.url.as_str())
+            .map_err(|e| StartupError::Redis(format!("redis.url (REDIS_URL): {e}")))?;
+        let node_id = crate::cluster::node_id(&settings.cluster.node_id);
+        let prefix = &settings.redis.key_prefix;
+        let (bus, receiver) = Bus::start(client, &node_id, prefix);
+        let lease = Duration::from_secs(settings.cluster.lease_secs);
+        let leases = Leases::new(pool.clone(), &node_id, prefix, lease);
+        Ok(Some(Self { bus, receiver, leases }))
+    }
 }
 
 pub struct Application {
@@ -95,13 +122,23 @@ impl Application {
             (configured, _) => configured as usize,
         };
         let store = MessageStore::start(db.clone(), writers);
-        let services = RoomServices { rooms: rooms.clone(), messages: messages.clone(), store: store.clone() };
+        let cluster = Cluster::connect(&settings, redis.as_ref())?;
+        let link = cluster.as_ref().map(|c| Arc::new(c.bus.clone()) as Arc<dyn ClusterLink>);
+        let services = RoomServices { rooms: rooms.clone(), messages: messages.clone(), store: store.clone(), link };
         let allowance = UserAllowance {
             max_sessions: settings.realtime.max_sessions_per_user,
             events_per_minute: settings.realtime.events_per_minute,
         };
-        let tree = ActorTree::start(db.clone(), services, allowance).await.map_err(StartupError::Actors)?;
-        let revocations: Arc<dyn RevocationSink> = Arc::new(tree.sessions.registry().clone());
+        let leases = cluster.as_ref().map(|c| Arc::new(c.leases.clone()) as Arc<dyn PresenceLeases>);
+        let tree = ActorTree::start(db.clone(), services, allowance, leases).await.map_err(StartupError::Actors)?;
+        let mut revocations: Arc<dyn RevocationSink> = Arc::new(tree.sessions.registry().clone());
+        let bus = cluster.map(|cluster| {
+            let inbound = Inbound { rooms: tree.rooms.clone(), registry: tree.sessions.registry().clone() };
+            cluster.receiver.start(inbound);
+            revocations = Arc::new(ClusterRevocations { here: revocations.clone(), bus: cluster.bus.clone() });
+            tracing::info!(node = %cluster.bus.node_id, "cluster: relaying through redis");
+            cluster.bus
+        });
         let state = Arc::new(AppState {
             auth: AuthService::new(db.clone(), settings.auth.clone(), revocations),
             cors: Cors::new(&settings.server.cors_origins),
@@ -114,6 +151,7 @@ impl Application {
             db,
             limiter,
             redis,
+            bus,
             settings,
             started_at: Instant::now(),
         });

@@ -11,6 +11,7 @@ use crate::actors::rooms::Rooms;
 use crate::actors::sessions::Sessions;
 use crate::actors::tree::ActorTree;
 use crate::auth::AuthService;
+use crate::cluster::Bus;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::http::cors::Cors;
@@ -35,5 +36,7 @@ pub struct AppState {
     pub sessions: Sessions,
     pub tree: ActorTree,
     pub redis: Option<Pool<RedisConnectionManager>>,
+    /// The other nodes, when Redis is configured and the cluster enabled.
+    pub bus: Option<Bus>,
     pub started_at: Instant,
 }

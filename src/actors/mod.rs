@@ -10,9 +10,12 @@
 //! room) and [`sessions::Sessions`] (start a client's session); the
 //! [`registry::SessionRegistry`] knows each user's live sessions, ends those of a
 //! revoked login or an expired token, and holds the per-user allowance;
-//! [`tree::ActorTree`] starts it all. A message's path: transport -> Session -> Room -> group-commit
+//! [`tree::ActorTree`] starts it all. What the actors need from other nodes is
+//! the [`link`] traits (`ClusterLink`, `PresenceLeases`), implemented by
+//! `crate::cluster` on Redis; a single node has none. A message's path: transport -> Session -> Room -> group-commit
 //! store -> Room fan-out -> each session's outbound queue -> its connection's writer.
 
+pub mod link;
 pub mod outbound;
 pub mod presence;
 pub mod registry;

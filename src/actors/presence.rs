@@ -1,13 +1,22 @@
 //! Presence: sessions per user, online when the first starts and offline with
-//! lastSeen when the last ends (across tabs and devices). Each change is stored
-//! and told to the rooms the user belongs to, through a [`StatusSink`], so only
-//! those who share a room hear it. (Typing belongs to each room.)
+//! lastSeen when the last ends (across tabs, devices and, with
+//! [`PresenceLeases`], nodes). Each change is stored and told to the rooms the
+//! user belongs to, through a [`StatusSink`], so only those who share a room
+//! hear it. (Typing belongs to each room.)
+//!
+//! With several nodes, this node's first and last session of a user are
+//! checked against the others' (a Redis script decides, atomically); if Redis
+//! cannot answer, this node decides alone and records the user again when it
+//! is back. Every lease period the node renews its lease and takes the users of
+//! nodes that died without a word offline.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
+
+use super::link::PresenceLeases;
 
 use crate::db::{self, DbPool, members, users};
 use crate::protocol::server::{ServerEvent, UserStatus};
@@ -20,9 +29,17 @@ pub trait StatusSink: Send + Sync + 'static {
 }
 
 pub enum PresenceMsg {
-    SessionStarted { user_id: String },
-    SessionEnded { user_id: String },
-    Stats { reply: RpcReplyPort<PresenceStats> },
+    SessionStarted {
+        user_id: String,
+    },
+    SessionEnded {
+        user_id: String,
+    },
+    Stats {
+        reply: RpcReplyPort<PresenceStats>,
+    },
+    /// Renew the lease and look for dead nodes (every lease period).
+    Tick,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,13 +52,17 @@ pub struct PresenceStats {
 pub struct PresenceArgs {
     pub db: DbPool,
     pub sink: Arc<dyn StatusSink>,
+    /// The other nodes' sessions (none on a single node).
+    pub leases: Option<Arc<dyn PresenceLeases>>,
 }
 
 pub struct PresenceState {
     args: PresenceArgs,
     sessions: HashMap<String, u32>,
-    /// Numbers status changes so a session in several shared rooms gets each once.
-    changes: u64,
+    /// A change Redis could not record: every local user is recorded again at
+    /// the next tick, and these departures retried.
+    unrecorded: bool,
+    departures: HashSet<String>,
 }
 
 pub struct Presence;
@@ -53,10 +74,25 @@ impl Actor for Presence {
 
     async fn pre_start(
         &self,
-        _: ActorRef<PresenceMsg>,
+        myself: ActorRef<PresenceMsg>,
         args: PresenceArgs,
     ) -> Result<PresenceState, ActorProcessingErr> {
-        Ok(PresenceState { args, sessions: HashMap::new(), changes: 0 })
+        if let Some(leases) = &args.leases {
+            if let Err(reason) = leases.renew().await {
+                tracing::warn!(%reason, "presence lease not taken at start (redis); retrying every period");
+            }
+            myself.send_interval(leases.period(), || PresenceMsg::Tick);
+        }
+        Ok(PresenceState { args, sessions: HashMap::new(), unrecorded: false, departures: HashSet::new() })
+    }
+
+    async fn post_stop(&self, _: ActorRef<PresenceMsg>, state: &mut PresenceState) -> Result<(), ActorProcessingErr> {
+        if let Some(leases) = &state.args.leases
+            && let Err(reason) = leases.release().await
+        {
+            tracing::warn!(%reason, "presence lease not released at stop; it expires on its own");
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -69,7 +105,7 @@ impl Actor for Presence {
             PresenceMsg::SessionStarted { user_id } => {
                 let count = state.sessions.entry(user_id.clone()).or_insert(0);
                 *count += 1;
-                if *count == 1 {
+                if *count == 1 && state.first_anywhere(&user_id).await {
                     state.announce(&user_id, true).await;
                 }
             }
@@ -83,7 +119,9 @@ impl Actor for Presence {
                 };
                 if remaining == 0 {
                     state.sessions.remove(&user_id);
-                    state.announce(&user_id, false).await;
+                    if state.last_anywhere(&user_id).await {
+                        state.announce(&user_id, false).await;
+                    }
                 }
             }
             PresenceMsg::Stats { reply } => {
@@ -92,12 +130,92 @@ impl Actor for Presence {
                     sessions: state.sessions.values().map(|c| *c as usize).sum(),
                 });
             }
+            PresenceMsg::Tick => state.tick().await,
         }
         Ok(())
     }
 }
 
 impl PresenceState {
+    /// Whether this first session here is the user's first on any node.
+    async fn first_anywhere(&mut self, user_id: &str) -> bool {
+        let Some(leases) = &self.args.leases else { return true };
+        self.departures.remove(user_id);
+        match leases.arrived(user_id).await {
+            Ok(first) => first,
+            Err(reason) => {
+                tracing::warn!(%reason, "presence not recorded across nodes (redis); deciding on this node");
+                self.unrecorded = true;
+                true
+            }
+        }
+    }
+
+    /// Whether this last session here was the user's last on any node.
+    async fn last_anywhere(&mut self, user_id: &str) -> bool {
+        let Some(leases) = &self.args.leases else { return true };
+        match leases.departed(user_id).await {
+            Ok(last) => last,
+            Err(reason) => {
+                tracing::warn!(%reason, "presence not recorded across nodes (redis); deciding on this node");
+                self.departures.insert(user_id.to_string());
+                true
+            }
+        }
+    }
+
+    /// Renews the lease (recording every local user again if it had lapsed or a
+    /// change went unrecorded) and takes dead nodes' users offline.
+    async fn tick(&mut self) {
+        let Some(leases) = self.args.leases.clone() else { return };
+        let held = match leases.renew().await {
+            Ok(held) => held,
+            Err(reason) => {
+                tracing::warn!(%reason, "presence lease not renewed (redis)");
+                self.unrecorded = true;
+                return;
+            }
+        };
+        if !held || self.unrecorded {
+            if !held {
+                tracing::warn!("presence lease had expired: recording this node's users again");
+            }
+            self.unrecorded = false;
+            let local: Vec<String> = self.sessions.keys().cloned().collect();
+            for user_id in local {
+                match leases.arrived(&user_id).await {
+                    // Other nodes took them offline while this node was away.
+                    Ok(true) if !held => self.announce(&user_id, true).await,
+                    Ok(_) => {}
+                    Err(_) => self.unrecorded = true,
+                }
+            }
+            for user_id in std::mem::take(&mut self.departures) {
+                if leases.departed(&user_id).await.is_err() {
+                    self.departures.insert(user_id);
+                }
+            }
+        }
+        match leases.reap().await {
+            Ok((nodes, offline)) => {
+                if nodes > 0 {
+                    tracing::warn!(
+                        nodes,
+                        users = offline.len(),
+                        "nodes stopped renewing their lease: their users are offline"
+                    );
+                    metrics::counter!(crate::metrics::NODES_REAPED).increment(nodes);
+                }
+                for user_id in offline {
+                    if !self.sessions.contains_key(&user_id) {
+                        self.announce(&user_id, false).await;
+                    }
+                }
+            }
+            Err(reason) => tracing::warn!(%reason, "dead nodes not looked for (redis)"),
+        }
+    }
+
     /// Persists the change and tells the rooms the user belongs to. A database
     /// failure is logged: presence is advisory, the session goes on.
     async fn announce(&mut self, user_id: &str, online: bool) {
@@ -115,9 +233,9 @@ impl PresenceState {
                 return;
             }
         };
-        self.changes += 1;
         let status = if online { UserStatus::online(user_id) } else { UserStatus::offline(user_id, now) };
-        let event = Outgoing::deduplicated(ServerEvent::UserStatus(status), self.changes);
+        // Random, not counted: keys from several nodes must not collide.
+        let event = Outgoing::deduplicated(ServerEvent::UserStatus(status), rand::random());
         self.args.sink.publish(&rooms, event, user_id);
     }
 }

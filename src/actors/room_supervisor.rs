@@ -189,6 +189,9 @@ impl Actor for RoomSupervisor {
                         })
                         .map(|(id, _)| id.clone())
                         .collect();
+                    if let Some(link) = &state.args.services.link {
+                        ids.iter().for_each(|id| link.forget(id));
+                    }
                     ids.iter().filter_map(|id| rooms.remove(id)).map(|e| e.actor).collect()
                 };
                 for actor in idle {
@@ -230,6 +233,9 @@ impl Actor for RoomSupervisor {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 if let Some((room_id, _)) = state.room_of(&cell) {
                     state.args.directory.write().remove(&room_id);
+                    if let Some(link) = &state.args.services.link {
+                        link.forget(&room_id);
+                    }
                 }
             }
             _ => {}

@@ -11,6 +11,7 @@ use ractor::rpc::CallResult;
 use ractor::{ActorRef, MessagingErr};
 use serde::Serialize;
 
+use super::link::ClusterLink;
 use super::outbound::{SessionHandle, SessionId};
 use super::presence::StatusSink;
 use super::reply::Reply;
@@ -27,6 +28,7 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Rooms {
     directory: Arc<RoomDirectory>,
     supervisor: ActorRef<RoomSupervisorMsg>,
+    link: Option<Arc<dyn ClusterLink>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,8 +41,12 @@ pub struct RoomSnapshot {
 }
 
 impl Rooms {
-    pub fn new(directory: Arc<RoomDirectory>, supervisor: ActorRef<RoomSupervisorMsg>) -> Self {
-        Self { directory, supervisor }
+    pub fn new(
+        directory: Arc<RoomDirectory>,
+        supervisor: ActorRef<RoomSupervisorMsg>,
+        link: Option<Arc<dyn ClusterLink>>,
+    ) -> Self {
+        Self { directory, supervisor, link }
     }
 
     pub fn active(&self) -> usize {
@@ -119,10 +125,34 @@ impl Rooms {
         self.tell_if_live(room_id, RoomMsg::Unsubscribe { session_id });
     }
 
-    /// A user changed their name: the live rooms they are in use it from now on.
+    /// A user changed their name: the live rooms they are in use it from now
+    /// on, on every node.
     pub fn user_renamed(&self, user: &UserRef) {
+        self.rename_here(user);
+        if let Some(link) = &self.link {
+            link.user_renamed(user);
+        }
+    }
+
+    /// [`Rooms::user_renamed`] on this node only (told by another node).
+    pub fn rename_here(&self, user: &UserRef) {
         for room in self.directory.actors() {
             let _ = room.cast(RoomMsg::UserRenamed { user: user.clone() });
+        }
+    }
+
+    /// A presence change, to this node's live rooms among `room_ids`.
+    pub fn publish_here(&self, room_ids: &[String], event: SharedEvent, except_user: &str) {
+        for room_id in room_ids {
+            let message = RoomMsg::Publish { event: event.clone(), except_user: Some(except_user.to_string()) };
+            self.tell_if_live(room_id, message);
+        }
+    }
+
+    /// Every live room reads the messages it missed (another node's events were lost).
+    pub fn catch_up_all(&self) {
+        for room in self.directory.actors() {
+            let _ = room.cast(RoomMsg::CatchUp);
         }
     }
 
@@ -145,9 +175,9 @@ impl Rooms {
 
 impl StatusSink for Rooms {
     fn publish(&self, room_ids: &[String], event: SharedEvent, except_user: &str) {
-        for room_id in room_ids {
-            let message = RoomMsg::Publish { event: event.clone(), except_user: Some(except_user.to_string()) };
-            self.tell_if_live(room_id, message);
+        if let Some(link) = &self.link {
+            link.status(room_ids, &event, except_user);
         }
+        self.publish_here(room_ids, event, except_user);
     }
 }

@@ -8,6 +8,7 @@ use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef};
 use serde::Serialize;
 
+use super::link::{ClusterLink, PresenceLeases};
 use super::presence::{Presence, PresenceArgs, PresenceMsg, PresenceStats};
 use super::registry::{SessionRegistry, UserAllowance};
 use super::room::RoomServices;
@@ -39,7 +40,14 @@ pub struct TreeSnapshot {
 }
 
 impl ActorTree {
-    pub async fn start(db: DbPool, services: RoomServices, allowance: UserAllowance) -> Result<Self, String> {
+    /// `cluster`: the other nodes' link and presence leases, when there are other nodes.
+    pub async fn start(
+        db: DbPool,
+        services: RoomServices,
+        allowance: UserAllowance,
+        leases: Option<Arc<dyn PresenceLeases>>,
+    ) -> Result<Self, String> {
+        let link: Option<Arc<dyn ClusterLink>> = services.link.clone();
         let spawn_error = |e: ractor::SpawnErr| e.to_string();
         let (root, _) = Actor::spawn(None, Overseer { name: "root" }, ()).await.map_err(spawn_error)?;
         let directory = Arc::new(RoomDirectory::default());
@@ -52,11 +60,10 @@ impl ActorTree {
         )
         .await
         .map_err(spawn_error)?;
-        let rooms = Rooms::new(directory, room_supervisor.clone());
+        let rooms = Rooms::new(directory, room_supervisor.clone(), link);
+        let presence_args = PresenceArgs { db, sink: Arc::new(rooms.clone()), leases };
         let (presence, _) =
-            Actor::spawn_linked(None, Presence, PresenceArgs { db, sink: Arc::new(rooms.clone()) }, root.get_cell())
-                .await
-                .map_err(spawn_error)?;
+            Actor::spawn_linked(None, Presence, presence_args, root.get_cell()).await.map_err(spawn_error)?;
         let (session_supervisor, _) =
             Actor::spawn_linked(None, Overseer { name: "sessions" }, (), root.get_cell()).await.map_err(spawn_error)?;
         let registry = SessionRegistry::new(allowance);

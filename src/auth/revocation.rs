@@ -3,7 +3,8 @@
 //! the realtime sessions authenticated by them must end with them, at once.
 
 /// Logins that just ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Revocation {
     /// One login (logout; its refresh token presented twice).
     Login { user_id: String, session_id: String },

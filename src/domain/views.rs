@@ -1,7 +1,7 @@
 //! What clients see of a user, with the seed's camelCase names.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `user` in the register answer.
 #[derive(Debug, Serialize)]
@@ -79,7 +79,7 @@ pub struct RoomDetailView {
     pub creator: Option<UserRef>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRef {
     pub id: String,

@@ -86,13 +86,34 @@ async fn readiness(state: Arc<AppState>) -> Response {
             }
         },
     };
-    let ready = database == "ok" && redis != "unavailable";
+    // Without the database nothing works. Without Redis a node still serves its
+    // own sessions (limits count in-process, other nodes' events are missed and
+    // read from the database once it is back): degraded, but kept in the balancer.
+    let ready = database == "ok";
+    let mut degraded: Vec<&str> = Vec::new();
+    if redis == "unavailable" {
+        degraded.push("redis: rate limits count per node");
+    }
+    let cluster = state.bus.as_ref().map(|bus| {
+        let receiving = bus.health.receiving.load(std::sync::atomic::Ordering::Relaxed);
+        if !receiving {
+            degraded.push("cluster bus: other nodes' events are not received");
+        }
+        json!({ "node": &*bus.node_id, "bus": if receiving { "receiving" } else { "not receiving" } })
+    });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let summary = match (ready, degraded.is_empty()) {
+        (false, _) => "unavailable",
+        (true, true) => "ok",
+        (true, false) => "degraded",
+    };
     json_response(
         status,
         &json!({
-            "status": if ready { "ok" } else { "unavailable" },
+            "status": summary,
             "checks": { "database": database, "databaseBackend": state.db.kind().name(), "redis": redis },
+            "cluster": cluster,
+            "degraded": degraded,
         }),
     )
 }

@@ -14,7 +14,7 @@ use super::fixture::Fixture;
 use super::progress::Progress;
 use super::report::{self, Connections, Deliveries, Messages, Percentiles, Report, ServerCpu, ServerMemory};
 use super::scenario::Scenario;
-use super::session::{self, Phase, RunContext, SessionPlan};
+use super::session::{self, Phase, RunContext, Server, SessionPlan};
 use super::tally::{Counters, Latencies, SessionOutcome, delivery_totals};
 
 /// How long stopped sessions get to close before they are aborted.
@@ -42,13 +42,15 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
     // The fixture decides the rooms; the report shows what was actually run.
     scenario.rooms = fixture.rooms.len();
     scenario.members_per_room = fixture.rooms.iter().map(|r| r.members.len()).max().unwrap_or(0);
-    let target = resolve(&scenario.url).await?;
-    let plans = plan_sessions(&scenario, &fixture);
+    let mut servers = Vec::new();
+    for url in scenario.urls() {
+        servers.push(Server { socket_url: scenario.socket_url(url), target: resolve(url).await? });
+    }
+    let plans = plan_sessions(&scenario, &fixture, servers.len());
 
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
     let ctx = Arc::new(RunContext {
-        socket_url: scenario.socket_url(),
-        target,
+        servers,
         counters: Counters::default(),
         latencies: Latencies::default(),
         epoch: Instant::now(),
@@ -95,10 +97,11 @@ async fn obtain_fixture(scenario: &Scenario) -> Result<Fixture, String> {
     eprintln!(
         "no fixture at {}: registering {users} users through {} (kept there for the next runs)",
         scenario.fixture.display(),
-        scenario.url
+        scenario.first_url()
     );
     let fixture =
-        super::provision::rest::provision(&scenario.url, users, scenario.rooms, scenario.members_per_room, 16).await?;
+        super::provision::rest::provision(scenario.first_url(), users, scenario.rooms, scenario.members_per_room, 16)
+            .await?;
     fixture.save(&scenario.fixture)?;
     Ok(fixture)
 }
@@ -115,7 +118,7 @@ async fn resolve(url: &str) -> Result<SocketAddr, String> {
 }
 
 /// Each active user's rooms; the first `senders_per_room` members of a room send to it.
-fn plan_sessions(scenario: &Scenario, fixture: &Fixture) -> Vec<SessionPlan> {
+fn plan_sessions(scenario: &Scenario, fixture: &Fixture, servers: usize) -> Vec<SessionPlan> {
     let first = scenario.first_user;
     let count = scenario.users;
     let start = tokio::time::Instant::now();
@@ -131,6 +134,7 @@ fn plan_sessions(scenario: &Scenario, fixture: &Fixture) -> Vec<SessionPlan> {
                 rooms: Vec::new(),
                 sends_to: Vec::new(),
                 source,
+                server: i % servers.max(1),
                 connect_at: start + ramp.mul_f64(i as f64 / count as f64),
             }
         })

@@ -20,7 +20,8 @@ pub enum Transport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Scenario {
-    /// The server's base URL (http://).
+    /// The server's base URL (http://); several, comma-separated (the nodes of
+    /// one cluster), spread the sessions over them in turn.
     pub url: String,
     pub transport: Transport,
     /// Concurrent sessions, one per user of the fixture.
@@ -65,7 +66,7 @@ pub struct Scenario {
 impl Default for Scenario {
     fn default() -> Self {
         Self {
-            url: "http://127.0.0.1:3000".into(),
+            url: "http://127.0.0.1:8080".into(),
             transport: Transport::Socketio,
             users: 100,
             first_user: 0,
@@ -99,8 +100,8 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), String> {
         // The simulated clients speak plain TCP: point them at the server's own
         // listener, not at a TLS terminator in front of it.
-        if !self.url.starts_with("http://") {
-            return Err(format!("url must start with http:// (TLS is not supported), got {}", self.url));
+        if let Some(bad) = self.urls().into_iter().find(|url| !url.starts_with("http://")) {
+            return Err(format!("url must start with http:// (TLS is not supported), got {bad}"));
         }
         if self.users == 0 {
             return Err("users must be at least 1".into());
@@ -131,9 +132,19 @@ impl Scenario {
         Duration::from_secs_f64(secs)
     }
 
-    /// The websocket URL of the chosen transport.
-    pub fn socket_url(&self) -> String {
-        let base = self.url.trim_end_matches('/').replacen("http", "ws", 1);
+    /// Every server URL given (one, or the nodes of a cluster).
+    pub fn urls(&self) -> Vec<&str> {
+        self.url.split(',').map(str::trim).filter(|url| !url.is_empty()).collect()
+    }
+
+    /// The first server: fixtures are made through it.
+    pub fn first_url(&self) -> &str {
+        self.urls().first().copied().unwrap_or(self.url.as_str())
+    }
+
+    /// The websocket URL of the chosen transport on one server.
+    pub fn socket_url(&self, url: &str) -> String {
+        let base = url.trim_end_matches('/').replacen("http", "ws", 1);
         match self.transport {
             Transport::Socketio => format!("{base}/socket.io/?EIO=4&transport=websocket"),
             Transport::Ws => format!("{base}/ws"),
@@ -147,6 +158,8 @@ pub struct ScenarioFlags {
     /// A TOML scenario file (keys as the flags, with underscores).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// The server's base URL (default http://127.0.0.1:8080); several,
+    /// comma-separated, spread the sessions over the nodes of a cluster in turn.
     #[arg(long)]
     pub url: Option<String>,
     #[arg(long, value_enum)]
@@ -272,7 +285,18 @@ mod tests {
         assert_eq!((s.users, s.rate, s.transport), (700, 2.5, Transport::Ws));
         assert_eq!(s.source_addrs.len(), 3);
         assert_eq!(s.source_addrs[2], IpAddr::from([127, 0, 0, 3]));
-        assert_eq!(s.socket_url(), "ws://127.0.0.1:3000/ws");
+        assert_eq!(s.socket_url(s.first_url()), "ws://127.0.0.1:8080/ws");
+    }
+
+    #[test]
+    fn several_urls_are_the_nodes_of_a_cluster() {
+        let s = Scenario { url: "http://127.0.0.1:8080, http://127.0.0.1:8081/".into(), ..Scenario::default() };
+        assert_eq!(s.urls(), ["http://127.0.0.1:8080", "http://127.0.0.1:8081/"]);
+        assert_eq!(s.first_url(), "http://127.0.0.1:8080");
+        assert_eq!(s.socket_url(s.urls()[1]), "ws://127.0.0.1:8081/socket.io/?EIO=4&transport=websocket");
+        assert!(s.validate().is_ok());
+        let tls = Scenario { url: "http://a:1,https://b:2".into(), ..Scenario::default() };
+        assert!(tls.validate().unwrap_err().contains("https://b:2"));
     }
 
     #[test]

@@ -32,11 +32,17 @@ pub enum Phase {
     Stop,
 }
 
+/// One server sessions connect to (several: the nodes of a cluster).
+pub struct Server {
+    pub socket_url: String,
+    pub target: SocketAddr,
+}
+
 /// What every session shares.
 pub struct RunContext {
     pub scenario: Scenario,
-    pub socket_url: String,
-    pub target: SocketAddr,
+    /// Session `i` connects to server `i % len`.
+    pub servers: Vec<Server>,
     pub counters: Counters,
     pub latencies: Latencies,
     /// Send times are microseconds since this instant, carried in the message.
@@ -72,6 +78,8 @@ pub struct SessionPlan {
     /// The subset of `rooms` this session sends to.
     pub sends_to: Vec<(u32, String)>,
     pub source: Option<IpAddr>,
+    /// Index into [`RunContext::servers`].
+    pub server: usize,
     pub connect_at: tokio::time::Instant,
 }
 
@@ -121,14 +129,15 @@ pub async fn simulate(ctx: Arc<RunContext>, plan: SessionPlan) -> SessionOutcome
 }
 
 async fn connect(ctx: &RunContext, plan: &SessionPlan) -> Result<Socket, String> {
-    let socket = if ctx.target.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let server = ctx.servers.get(plan.server).ok_or("no server for this session")?;
+    let socket = if server.target.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
     let socket = socket.map_err(|e| e.to_string())?;
     if let Some(source) = plan.source {
         socket.bind(SocketAddr::new(source, 0)).map_err(|e| format!("bind {source}: {e}"))?;
     }
-    let stream = socket.connect(ctx.target).await.map_err(|e| e.to_string())?;
+    let stream = socket.connect(server.target).await.map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut request = ctx.socket_url.as_str().into_client_request().map_err(|e| e.to_string())?;
+    let mut request = server.socket_url.as_str().into_client_request().map_err(|e| e.to_string())?;
     if ctx.scenario.transport == Transport::Ws {
         let value = format!("Bearer {}", plan.token).parse().map_err(|_| "token is not a valid header value")?;
         request.headers_mut().insert(http::header::AUTHORIZATION, value);

@@ -10,12 +10,24 @@ use super::server::ServerEvent;
 
 #[derive(Debug)]
 pub struct Outgoing {
-    pub event: ServerEvent,
+    body: Body,
     /// Set on events one session may receive through several rooms (presence):
     /// a session forwards each key once.
     pub dedupe_key: Option<u64>,
     ws_frame: OnceLock<Bytes>,
     socketio_data: OnceLock<Option<Box<RawValue>>>,
+}
+
+/// An event as made on this node (typed), or as received from another node
+/// (its name and payload, already encoded there).
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per event, inside its Arc: boxing would add an allocation to every event"
+)]
+enum Body {
+    Typed(ServerEvent),
+    Encoded { name: &'static str },
 }
 
 /// What rooms hand to every subscriber: one allocation per event, not per member.
@@ -31,19 +43,49 @@ impl Outgoing {
     }
 
     fn keyed(event: ServerEvent, dedupe_key: Option<u64>) -> SharedEvent {
-        Arc::new(Self { event, dedupe_key, ws_frame: OnceLock::new(), socketio_data: OnceLock::new() })
+        Arc::new(Self {
+            body: Body::Typed(event),
+            dedupe_key,
+            ws_frame: OnceLock::new(),
+            socketio_data: OnceLock::new(),
+        })
+    }
+
+    /// An event encoded elsewhere (another node): its name, known to this
+    /// server, and its payload as JSON text, passed on as they are.
+    pub fn encoded(name: &str, data: Box<RawValue>, dedupe_key: Option<u64>) -> Option<SharedEvent> {
+        let name = ServerEvent::known_name(name)?;
+        let frame = format!("{{\"event\":\"{name}\",\"data\":{}}}", data.get());
+        Some(Arc::new(Self {
+            body: Body::Encoded { name },
+            dedupe_key,
+            ws_frame: OnceLock::from(Bytes::from(frame)),
+            socketio_data: OnceLock::from(Some(data)),
+        }))
     }
 
     pub fn name(&self) -> &'static str {
-        self.event.name()
+        match &self.body {
+            Body::Typed(event) => event.name(),
+            Body::Encoded { name } => name,
+        }
+    }
+
+    /// The event itself, when it was made on this node.
+    pub fn typed(&self) -> Option<&ServerEvent> {
+        match &self.body {
+            Body::Typed(event) => Some(event),
+            Body::Encoded { .. } => None,
+        }
     }
 
     /// `{"event": name, "data": ...}` for `/ws`, built on first use and shared.
     pub fn ws_frame(&self) -> Bytes {
         self.ws_frame
-            .get_or_init(|| match serde_json::to_vec(&self.event) {
-                Ok(frame) => Bytes::from(frame),
-                Err(error) => {
+            .get_or_init(|| match self.typed().map(serde_json::to_vec) {
+                Some(Ok(frame)) => Bytes::from(frame),
+                None => Bytes::new(),
+                Some(Err(error)) => {
                     tracing::error!(%error, event = self.name(), "event could not be encoded");
                     Bytes::new()
                 }
@@ -55,9 +97,10 @@ impl Outgoing {
     /// copies the text instead of walking a value).
     pub fn socketio_data(&self) -> Option<&RawValue> {
         self.socketio_data
-            .get_or_init(|| match self.event.data_json() {
-                Ok(raw) => Some(raw),
-                Err(error) => {
+            .get_or_init(|| match self.typed().map(ServerEvent::data_json) {
+                Some(Ok(raw)) => Some(raw),
+                None => None,
+                Some(Err(error)) => {
                     tracing::error!(%error, event = self.name(), "event could not be encoded");
                     None
                 }
@@ -82,5 +125,19 @@ mod tests {
         let data = event.socketio_data().unwrap();
         assert!(std::ptr::eq(data, event.socketio_data().unwrap()));
         assert_eq!(serde_json::from_str::<serde_json::Value>(data.get()).unwrap(), frame["data"]);
+    }
+
+    #[test]
+    fn an_event_encoded_elsewhere_is_framed_as_if_made_here() {
+        let made_here =
+            Outgoing::new(ServerEvent::Typing(Typing { user_id: "u".into(), room_id: "r".into(), is_typing: true }));
+        let data = RawValue::from_string(made_here.socketio_data().unwrap().get().to_string()).unwrap();
+        let received = Outgoing::encoded("typing", data, Some(7)).unwrap();
+        assert_eq!(received.name(), "typing");
+        assert_eq!(received.dedupe_key, Some(7));
+        assert_eq!(received.ws_frame(), made_here.ws_frame());
+        assert_eq!(received.socketio_data().unwrap().get(), made_here.socketio_data().unwrap().get());
+        let unknown = RawValue::from_string("{}".into()).unwrap();
+        assert!(Outgoing::encoded("drop_tables", unknown, None).is_none());
     }
 }

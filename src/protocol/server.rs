@@ -49,6 +49,28 @@ impl ServerEvent {
         }
     }
 
+    /// The name of an event this server may send, as a static string (events
+    /// that come from another node arrive by name).
+    pub fn known_name(name: &str) -> Option<&'static str> {
+        const NAMES: [&str; 14] = [
+            "welcome",
+            "receive_message",
+            "message_edited",
+            "message_deleted",
+            "message_read",
+            "typing",
+            "user_status",
+            "member_joined",
+            "member_removed",
+            "member_role",
+            "room_updated",
+            "room_deleted",
+            "server_shutdown",
+            "error",
+        ];
+        NAMES.into_iter().find(|known| *known == name)
+    }
+
     /// The payload alone as JSON text (what Socket.IO puts after the name).
     pub fn data_json(&self) -> serde_json::Result<Box<serde_json::value::RawValue>> {
         use serde_json::value::to_raw_value as raw;
@@ -319,6 +341,7 @@ mod golden {
     fn wire(event: ServerEvent) -> Value {
         let frame = serde_json::to_value(&event).unwrap();
         assert_eq!(frame["event"], event.name(), "serde tag and name() must agree");
+        assert_eq!(ServerEvent::known_name(event.name()), Some(event.name()), "known_name() must list it");
         let data: Value = serde_json::from_str(event.data_json().unwrap().get()).unwrap();
         assert_eq!(frame["data"], data);
         frame

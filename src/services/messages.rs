@@ -137,6 +137,17 @@ impl MessageService {
         Ok(History { messages, pagination })
     }
 
+    /// The `limit` messages stored in the room after `seq`, oldest first, as
+    /// clients see them (for a room filling a gap in what it delivered; no
+    /// access check: the room itself asks).
+    pub async fn stored_after(&self, room_id: &str, seq: i64, limit: i64) -> Result<Vec<MessageView>, Error> {
+        let mut pooled = self.db.get().await?;
+        let mut conn = pooled.conn();
+        let rows = messages::after(&mut conn, room_id, seq, limit).await?;
+        let senders = sender_refs(&mut conn, rows.iter().map(|m| m.sender_id.clone())).await?;
+        Ok(rows.iter().map(|m| m.view(sender_ref(&senders, &m.sender_id))).collect())
+    }
+
     /// Every member's read position.
     pub async fn reads(&self, user_id: &str, room_id: &str) -> Result<Vec<ReadPositionView>, Error> {
         let mut pooled = self.db.get().await?;

@@ -25,15 +25,17 @@ async fn health_and_readiness_report_the_dependencies(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_down_reports_not_ready_but_keeps_serving_and_limiting() {
+async fn redis_down_reports_degraded_and_keeps_serving_and_limiting() {
     // Nothing listens on port 1: every Redis call fails.
     let app = spawn!(Backend { db: Db::Sqlite, redis: false }, |s| {
         s.redis.url = "redis://127.0.0.1:1".into();
         s.limits.auth_ip_max = 3;
     });
     let ready = app.get("/health/ready", None).await;
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.body);
+    assert_eq!(ready.status, StatusCode::OK, "degraded, still in the balancer: {}", ready.body);
+    assert_eq!(ready.body["status"], "degraded");
     assert_eq!(ready.body["checks"]["redis"], "unavailable");
+    assert_eq!(ready.body["cluster"]["bus"], "not receiving", "{}", ready.body);
 
     let user = app.register("still_serving").await;
     assert_eq!(app.get("/api/v1/auth/profile", Some(&user.token)).await.status, StatusCode::OK);

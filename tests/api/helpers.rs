@@ -167,6 +167,20 @@ impl TestApp {
         })
     }
 
+    /// Another node of the same cluster: the same database, Redis, key prefix and
+    /// secrets, its own port. Drop it before the first node (which owns the database).
+    pub async fn spawn_peer(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings.clone();
+        settings.server.port = 0;
+        settings.cluster.node_id = String::new();
+        adjust(&mut settings);
+        let app = Application::build(settings.clone()).await.expect("peer starts");
+        let address = app.address();
+        let shutdown = app.shutdown_handle();
+        tokio::spawn(app.run_until_stopped());
+        Self { base: format!("http://{address}"), settings, client: reqwest::Client::new(), shutdown, cleanup: None }
+    }
+
     /// Stops the server as SIGTERM would.
     pub fn stop(&self) {
         let _ = self.shutdown.send(true);

@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod auth_tokens;
 mod browser;
+mod cluster;
 mod envelope;
 mod fault_proxy;
 mod faults;

@@ -78,10 +78,7 @@ impl RoomState {
     pub(super) async fn delete_room(&mut self, admin_id: &str) -> Result<(), Error> {
         self.services.rooms.delete(admin_id, &self.room_id).await?;
         self.publish(ServerEvent::RoomDeleted(RoomDeleted { room_id: self.room_id.clone() }), None);
-        self.shared.subscribers().clear();
-        for queued in self.pending.drain(..) {
-            queued.reply.send(Err(Error::not_found("Room not found")));
-        }
+        self.room_gone();
         Ok(())
     }
 }

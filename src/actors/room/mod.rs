@@ -8,13 +8,17 @@
 //! - [`changes`]: edits, deletions and read positions;
 //! - [`membership`]: joins, leaves, kicks, bans, roles, settings, deletion;
 //! - [`members`], [`typing`]: what the room keeps in memory;
+//! - [`delivery`], [`sequencer`]: one order for the room's events, made here or
+//!   on another node, and the bridge to the other nodes;
 //! - [`fanout`]: its subscribed sessions and the delivery to them.
 
 pub mod changes;
+pub mod delivery;
 pub mod fanout;
 pub mod members;
 pub mod membership;
 pub mod sends;
+pub mod sequencer;
 pub mod typing;
 
 use std::collections::VecDeque;
@@ -27,15 +31,17 @@ use tracing::Instrument;
 use self::fanout::RoomShared;
 use self::members::Members;
 use self::sends::QueuedSend;
+use self::sequencer::{Effect, Order, Sequencer};
 use self::typing::Typing;
+use super::link::ClusterLink;
 use super::outbound::{SessionHandle, SessionId};
 use super::reply::Reply;
 use crate::domain::message::NewMessageInput;
 use crate::domain::room::{Role, RoomUpdate};
 use crate::domain::views::{MessageView, RoomView, UserRef};
 use crate::error::Error;
+use crate::protocol::SharedEvent;
 use crate::protocol::server::{MessageRead, ServerEvent, Typing as TypingEvent, UserStatus};
-use crate::protocol::{Outgoing, SharedEvent};
 use crate::services::message_store::MessageStore;
 use crate::services::messages::Sent;
 use crate::services::rooms::{Joined, LiveRoom};
@@ -124,6 +130,18 @@ pub enum RoomMsg {
     UserRenamed {
         user: UserRef,
     },
+    /// An event another node made in this room.
+    Remote {
+        order: Order,
+        event: SharedEvent,
+        except_user: Option<String>,
+        effect: Option<Effect>,
+    },
+    /// Deliver every message stored after the last one delivered: the cluster
+    /// bus (re)connected, and what was published meanwhile did not arrive.
+    CatchUp,
+    /// Read from the database what held events wait for (sent to itself).
+    FillGap,
     /// Store the queued sends (the actor sends this to itself).
     Flush,
     /// End typing that was not refreshed (the actor sends this to itself).
@@ -152,6 +170,9 @@ impl RoomMsg {
             Self::Unsubscribe { .. }
             | Self::Publish { .. }
             | Self::UserRenamed { .. }
+            | Self::Remote { .. }
+            | Self::CatchUp
+            | Self::FillGap
             | Self::Flush
             | Self::SweepTyping
             | Self::Fail => {}
@@ -166,6 +187,9 @@ impl RoomMsg {
             Self::Unsubscribe { .. }
                 | Self::Publish { .. }
                 | Self::UserRenamed { .. }
+                | Self::Remote { .. }
+                | Self::CatchUp
+                | Self::FillGap
                 | Self::Flush
                 | Self::SweepTyping
         )
@@ -178,6 +202,8 @@ pub struct RoomServices {
     pub rooms: RoomService,
     pub messages: MessageService,
     pub store: MessageStore,
+    /// The other nodes, when there are any.
+    pub link: Option<Arc<dyn ClusterLink>>,
 }
 
 pub struct RoomArgs {
@@ -190,12 +216,18 @@ pub struct RoomArgs {
 
 pub struct RoomState {
     room_id: String,
+    myself: ActorRef<RoomMsg>,
     shared: Arc<RoomShared>,
     services: RoomServices,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     members: Members,
     /// The room's last stored seq, as far as this node has seen.
     last_seq: i64,
+    /// What has been delivered to subscribers, and what is held until the gap before it closes.
+    order: Sequencer,
+    /// Asked the other nodes for this room's events.
+    listening: bool,
+    gap_check_queued: bool,
     typing: Typing,
     /// Sends received since the last flush. While one batch is being stored, the
     /// next accumulates here and is stored together: batches grow with the load.
@@ -213,14 +245,18 @@ impl Actor for RoomActor {
     type State = RoomState;
     type Arguments = RoomArgs;
 
-    async fn pre_start(&self, _: ActorRef<RoomMsg>, args: RoomArgs) -> Result<RoomState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<RoomMsg>, args: RoomArgs) -> Result<RoomState, ActorProcessingErr> {
         Ok(RoomState {
             room_id: args.room_id,
+            myself,
             shared: args.shared,
             services: args.services,
             clock: args.clock,
             members: Members::new(args.loaded.members),
             last_seq: args.loaded.room.last_seq,
+            order: Sequencer::new(args.loaded.room.last_seq),
+            listening: false,
+            gap_check_queued: false,
             typing: Typing::default(),
             pending: VecDeque::new(),
             flush_queued: false,
@@ -258,12 +294,14 @@ impl RoomState {
                 if outcome.is_ok() {
                     let user_id = session.user_id.clone();
                     self.shared.subscribers().insert(session.id, session);
+                    self.listen();
                     // To the whole room, the joiner included, as the seed did: seed
                     // clients use no acks and learn from this that the join worked.
                     let joined = ServerEvent::UserStatus(UserStatus::joined(&user_id, &self.room_id));
                     self.publish(joined, None);
                 }
-                reply.send(outcome.map(|()| self.last_seq));
+                // What it will receive live starts after what was delivered.
+                reply.send(outcome.map(|()| self.order.delivered()));
             }
             RoomMsg::Unsubscribe { session_id } => {
                 let left = self.shared.subscribers().remove(&session_id);
@@ -314,6 +352,11 @@ impl RoomState {
                 self.shared.publish(&self.room_id, &event, except_user.as_deref())
             }
             RoomMsg::UserRenamed { user } => self.members.rename(&user),
+            RoomMsg::Remote { order, event, except_user, effect } => {
+                self.receive_remote(order, event, except_user, effect)
+            }
+            RoomMsg::CatchUp => self.fill(true).await,
+            RoomMsg::FillGap => self.fill(false).await,
             RoomMsg::Fail => return Err(format!("room {} failed on operator request", self.room_id).into()),
         }
         Ok(())
@@ -331,8 +374,14 @@ impl RoomState {
         self.members.get(user_id).ok_or_else(|| Error::denied("You are not a member of this room"))
     }
 
-    fn publish(&self, event: ServerEvent, except_user: Option<&str>) {
-        self.shared.publish(&self.room_id, &Outgoing::new(event), except_user);
+    /// Receives the room's events from the other nodes (once per actor).
+    fn listen(&mut self) {
+        if !self.listening
+            && let Some(link) = &self.services.link
+        {
+            link.listen(&self.room_id);
+            self.listening = true;
+        }
     }
 
     fn set_typing(&mut self, myself: &ActorRef<RoomMsg>, user_id: &str, is_typing: bool) {
@@ -352,7 +401,7 @@ impl RoomState {
         }
     }
 
-    fn publish_typing(&self, user_id: &str, is_typing: bool) {
+    fn publish_typing(&mut self, user_id: &str, is_typing: bool) {
         let event = TypingEvent { user_id: user_id.to_string(), room_id: self.room_id.clone(), is_typing };
         self.publish(ServerEvent::Typing(event), Some(user_id));
     }

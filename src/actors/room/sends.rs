@@ -190,7 +190,7 @@ impl RoomState {
                     let view = row.view(self.sender(&row.sender_id));
                     // The first attempt may have died between storing and
                     // publishing: publish again (clients drop a seq they have).
-                    self.publish(ServerEvent::ReceiveMessage(view.clone()), None);
+                    self.republish(ServerEvent::ReceiveMessage(view.clone()));
                     Ok(Sent { message: view, created: false })
                 }
                 Slot::Stored(index) => match views.get(index) {

@@ -1,0 +1,191 @@
+//! Every event of the room, made here or on another node, passes through the
+//! room's [`Sequencer`] on its way to the subscribers: messages in `seq` order
+//! with no gap, other events after the messages they follow. Events made here
+//! also go to the other nodes through the [`ClusterLink`](crate::actors::link::ClusterLink);
+//! events from there arrive as [`RoomMsg::Remote`](super::RoomMsg::Remote).
+//! A gap the bus does not close within [`GAP_WAIT`] is filled from the database.
+
+use std::time::Duration;
+
+use super::RoomState;
+use super::sequencer::{Effect, Order, Release};
+use crate::error::Error;
+use crate::protocol::server::ServerEvent;
+use crate::protocol::{Outgoing, SharedEvent};
+
+/// How long a held event waits for the bus to bring what it follows before the
+/// room reads it from the database: two nodes storing in one room at once make
+/// the bus deliver their messages slightly out of order, and this absorbs it.
+pub const GAP_WAIT: Duration = Duration::from_millis(50);
+/// Messages read from the database at a time when filling a gap.
+const FILL_PAGE: i64 = 200;
+/// After a failed fill, the next try.
+const FILL_RETRY: Duration = Duration::from_secs(1);
+
+impl RoomState {
+    /// An event made here: to this node's subscribers in order, and to the other nodes.
+    pub(super) fn publish(&mut self, event: ServerEvent, except_user: Option<&str>) {
+        let order = match &event {
+            ServerEvent::ReceiveMessage(message) => Order::Seq(message.seq),
+            _ => Order::After(self.last_seq),
+        };
+        self.publish_ordered(event, order, except_user);
+    }
+
+    /// A message published again (a retried send): passed on at once everywhere.
+    pub(super) fn republish(&mut self, event: ServerEvent) {
+        self.publish_ordered(event, Order::Replay, None);
+    }
+
+    fn publish_ordered(&mut self, event: ServerEvent, order: Order, except_user: Option<&str>) {
+        let effect = effect_of(&event);
+        let event = Outgoing::new(event);
+        if let Some(link) = &self.services.link {
+            link.room_event(&self.room_id, &event, order, except_user, effect.as_ref());
+        }
+        // This node's memory already follows its own changes: no effect to apply.
+        let release = Release { event, except_user: except_user.map(str::to_string), effect: None };
+        self.sequence(order, release);
+    }
+
+    /// An event another node made in this room.
+    pub(super) fn receive_remote(
+        &mut self,
+        order: Order,
+        event: SharedEvent,
+        except_user: Option<String>,
+        effect: Option<Effect>,
+    ) {
+        match order {
+            Order::Seq(seq) | Order::After(seq) => self.last_seq = self.last_seq.max(seq),
+            Order::Replay => {}
+        }
+        self.sequence(order, Release { event, except_user, effect });
+    }
+
+    fn sequence(&mut self, order: Order, release: Release) {
+        let ready = self.order.offer(order, release);
+        self.deliver(ready);
+        self.watch_gap(GAP_WAIT);
+    }
+
+    fn deliver(&mut self, ready: Vec<Release>) {
+        for release in ready {
+            self.shared.publish(&self.room_id, &release.event, release.except_user.as_deref());
+            if let Some(effect) = release.effect {
+                self.apply(effect);
+            }
+        }
+    }
+
+    /// What another node's change means for this node's memory of the room.
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::MemberChanged { user_id } => {
+                // Reloaded from the database when next needed.
+                self.members.remove(&user_id);
+            }
+            Effect::MemberRemoved { user_id } => {
+                self.members.remove(&user_id);
+                self.shared.drop_user(&user_id);
+                self.stop_typing(&user_id);
+            }
+            Effect::ReadMoved { user_id, seq } => {
+                if let Some(member) = self.members.get_mut(&user_id)
+                    && member.last_read_seq < seq
+                {
+                    member.last_read_seq = seq;
+                    member.last_read_at = Some(crate::db::now());
+                }
+            }
+            Effect::RoomDeleted => self.room_gone(),
+        }
+    }
+
+    /// The room no longer exists: nobody receives it, queued sends are refused,
+    /// and the actor answers "not found" until it is swept.
+    pub(super) fn room_gone(&mut self) {
+        self.deleted = true;
+        self.shared.subscribers().clear();
+        for queued in self.pending.drain(..) {
+            queued.reply.send(Err(Error::not_found("Room not found")));
+        }
+        if let Some(link) = &self.services.link {
+            link.forget(&self.room_id);
+        }
+    }
+
+    /// Asks for a fill after `wait` when something is held.
+    fn watch_gap(&mut self, wait: Duration) {
+        if !self.gap_check_queued && self.order.waiting_for().is_some() {
+            self.gap_check_queued = true;
+            self.myself.send_after(wait, || super::RoomMsg::FillGap);
+        }
+    }
+
+    /// Reads from the database what the held events wait for, or with
+    /// `everything`, every message after the last delivered (after the bus
+    /// (re)connected: what was published meanwhile was lost).
+    pub(super) async fn fill(&mut self, everything: bool) {
+        self.gap_check_queued = false;
+        let target = match (everything, self.order.waiting_for()) {
+            (true, _) => None,
+            (false, Some(seq)) => Some(seq),
+            (false, None) => return,
+        };
+        loop {
+            let after = self.order.delivered();
+            if target.is_some_and(|target| after >= target) {
+                break;
+            }
+            let page = match self.services.messages.stored_after(&self.room_id, after, FILL_PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(%error, room = %self.room_id, "missing messages could not be read; retrying");
+                    self.watch_gap(FILL_RETRY);
+                    return;
+                }
+            };
+            metrics::counter!(crate::metrics::GAP_FILLS).increment(1);
+            let exhausted = (page.len() as i64) < FILL_PAGE;
+            for message in page {
+                self.last_seq = self.last_seq.max(message.seq);
+                let order = Order::Seq(message.seq);
+                let release = Release {
+                    event: Outgoing::new(ServerEvent::ReceiveMessage(message)),
+                    except_user: None,
+                    effect: None,
+                };
+                let ready = self.order.offer(order, release);
+                self.deliver(ready);
+            }
+            if exhausted {
+                break;
+            }
+        }
+        // Whatever is still held waits for a seq the database does not have (it
+        // never should): deliver rather than hold the room's stream forever.
+        if let Some(target) = target
+            && self.order.delivered() < target
+        {
+            tracing::warn!(room = %self.room_id, target, "messages expected but not stored; skipping ahead");
+            let ready = self.order.skip_to(target);
+            self.deliver(ready);
+        }
+        self.watch_gap(GAP_WAIT);
+    }
+}
+
+/// What an event changes in the memory of the room on the other nodes.
+fn effect_of(event: &ServerEvent) -> Option<Effect> {
+    match event {
+        ServerEvent::MemberJoined(joined) => Some(Effect::MemberChanged { user_id: joined.user.id.clone() }),
+        ServerEvent::MemberRole(role) => Some(Effect::MemberChanged { user_id: role.user_id.clone() }),
+        ServerEvent::MemberRemoved(removed) => Some(Effect::MemberRemoved { user_id: removed.user_id.clone() }),
+        ServerEvent::MessageRead(read) => {
+            Some(Effect::ReadMoved { user_id: read.read_by.clone(), seq: read.last_read_seq })
+        }
+        ServerEvent::RoomDeleted(_) => Some(Effect::RoomDeleted),
+        _ => None,
+    }
+}
