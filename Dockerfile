@@ -6,6 +6,7 @@ WORKDIR /src
 # .ci/docker-context builds from exactly these files.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+COPY crates ./crates
 COPY benches ./benches
 COPY migrations ./migrations
 COPY config ./config

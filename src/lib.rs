@@ -15,7 +15,9 @@
 //!   (validated inputs, wire views)
 //! - base: [`config`] (layered settings), [`error`] (the one error type),
 //!   [`telemetry`], [`metrics`]
-//! - tools: [`loadtest`] (`rtchat loadtest`, the load generator)
+//! - tools: [`loadtest_fixture`] (load-test fixtures written straight into the
+//!   database, for `rtchat loadtest prepare`; the load generator itself is the
+//!   `rtchat-loadtest` crate in `crates/loadtest`)
 //!
 //! One message, frame to socket: `realtime::ws`/`realtime::socketio` decode a
 //! [`protocol::ClientEvent`] -> `actors::session` hands it to its room ->
@@ -32,7 +34,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod limits;
-pub mod loadtest;
+pub mod loadtest_fixture;
 pub mod metrics;
 pub mod protocol;
 pub mod realtime;

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use rtchat::loadtest::cli::LoadtestCommand;
 use rtchat::{Application, Settings, telemetry};
+use rtchat_loadtest::cli::LoadtestCommand;
 
 #[derive(Parser)]
 #[command(name = "rtchat", version, about = "Real-time chat server (REST + Socket.IO)")]
@@ -72,7 +72,8 @@ async fn main() -> std::process::ExitCode {
     // The load generator prints its own progress and report, and may run far from
     // any server configuration.
     if let Command::Loadtest { command } = command {
-        return match rtchat::loadtest::cli::execute(command).await {
+        let direct = rtchat::loadtest_fixture::FromConfiguration;
+        return match rtchat_loadtest::cli::execute(command, Some(&direct)).await {
             Ok(true) => std::process::ExitCode::SUCCESS,
             Ok(false) => std::process::ExitCode::FAILURE,
             Err(error) => {

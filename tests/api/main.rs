@@ -20,4 +20,5 @@ mod realtime;
 mod revocation;
 mod room_owner;
 mod rooms;
+mod tls_proxy;
 mod ws_client;

@@ -47,14 +47,35 @@ pub struct Latencies {
     pub ack: Mutex<Histogram<u64>>,
     pub delivery: Mutex<Histogram<u64>>,
     pub connect: Mutex<Histogram<u64>>,
+    /// The samples flushed since the time series last took them (`--series`).
+    pub recent_ack: Mutex<Histogram<u64>>,
+    pub recent_delivery: Mutex<Histogram<u64>>,
+}
+
+/// 1 µs .. 1 hour, 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    // Constant bounds that are valid.
+    #[allow(clippy::expect_used)]
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
 impl Default for Latencies {
     fn default() -> Self {
-        // 1 µs .. 1 hour, 3 significant digits: constant bounds that are valid.
-        #[allow(clippy::expect_used)]
-        let new = || Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"));
-        Self { ack: new(), delivery: new(), connect: new() }
+        let new = || Mutex::new(new_histogram());
+        Self { ack: new(), delivery: new(), connect: new(), recent_ack: new(), recent_delivery: new() }
+    }
+}
+
+impl Latencies {
+    /// The samples since the last call, leaving the recent histograms empty.
+    pub fn take_recent(&self) -> (Histogram<u64>, Histogram<u64>) {
+        let take = |recent: &Mutex<Histogram<u64>>| {
+            let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
+            let taken = recent.clone();
+            recent.reset();
+            taken
+        };
+        (take(&self.recent_ack), take(&self.recent_delivery))
     }
 }
 
@@ -89,6 +110,8 @@ impl Samples {
     pub fn flush(&mut self, into: &Latencies) {
         record_all(&into.ack, &self.ack);
         record_all(&into.delivery, &self.delivery);
+        record_all(&into.recent_ack, &self.ack);
+        record_all(&into.recent_delivery, &self.delivery);
         self.ack.clear();
         self.delivery.clear();
     }

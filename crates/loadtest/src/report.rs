@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use base64::Engine;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::scenario::Scenario;
+use super::tally::Latencies;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub scenario: Scenario,
@@ -21,6 +24,10 @@ pub struct Report {
     pub ack_latency_ms: Percentiles,
     pub delivery_latency_ms: Percentiles,
     pub connect_latency_ms: Percentiles,
+    /// The latency histograms themselves, so that `merge` can add several
+    /// processes' reports exactly.
+    #[serde(default)]
+    pub histograms: Histograms,
     /// Reasons of failed connections, joins and sends, with counts.
     pub failures: BTreeMap<String, u64>,
     pub server_memory: Option<ServerMemory>,
@@ -28,7 +35,7 @@ pub struct Report {
     pub server_cpu: Option<ServerCpu>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerCpu {
     /// User + system CPU seconds of the server during the sending phase.
@@ -39,7 +46,7 @@ pub struct ServerCpu {
     pub us_per_delivery: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connections {
     pub attempted: u64,
@@ -51,7 +58,7 @@ pub struct Connections {
     pub source_addrs: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Messages {
     pub sent: u64,
@@ -65,7 +72,7 @@ pub struct Messages {
     pub acked_per_sec: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deliveries {
     pub expected: u64,
@@ -79,7 +86,7 @@ pub struct Deliveries {
     pub per_sec: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Percentiles {
     pub count: u64,
@@ -107,7 +114,7 @@ impl Percentiles {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerMemory {
     pub pid: u32,
@@ -117,7 +124,59 @@ pub struct ServerMemory {
     pub rss_per_session_bytes: u64,
 }
 
+/// HDR histograms (microseconds), each serialized (V2) and base64-encoded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Histograms {
+    pub ack: String,
+    pub delivery: String,
+    pub connect: String,
+}
+
+impl Histograms {
+    pub fn of(latencies: &Latencies) -> Self {
+        let encode = |h: &std::sync::Mutex<Histogram<u64>>| encode(&h.lock().unwrap_or_else(|p| p.into_inner()));
+        Self { ack: encode(&latencies.ack), delivery: encode(&latencies.delivery), connect: encode(&latencies.connect) }
+    }
+}
+
+pub fn encode(histogram: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    match V2Serializer::new().serialize(histogram, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Err(_) => String::new(),
+    }
+}
+
+/// An empty text decodes as an empty histogram (a report without them).
+pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+    if text.is_empty() {
+        return Ok(super::tally::new_histogram());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("histogram: {e}"))?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("histogram: {e:?}"))
+}
+
 impl Report {
+    /// A report of nothing yet (what merging starts from).
+    pub fn empty(scenario: Scenario) -> Self {
+        Self {
+            scenario,
+            elapsed_secs: 0.0,
+            deadline_hit: false,
+            connections: Connections::default(),
+            messages: Messages::default(),
+            deliveries: Deliveries::default(),
+            ack_latency_ms: Percentiles::default(),
+            delivery_latency_ms: Percentiles::default(),
+            connect_latency_ms: Percentiles::default(),
+            histograms: Histograms::default(),
+            failures: BTreeMap::new(),
+            server_memory: None,
+            server_cpu: None,
+        }
+    }
+
     /// The table printed at the end of a run.
     pub fn table(&self) -> String {
         let s = &self.scenario;

@@ -8,20 +8,17 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::{Semaphore, watch};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::link::{Link, Polling};
 use super::protocol::{self, Incoming, Payload};
 use super::scenario::{Scenario, Transport};
 use super::tally::{Arrival, Counters, Kind, Latencies, Samples, SessionOutcome};
-
-type Socket = WebSocketStream<TcpStream>;
 
 /// Where the whole run is; sessions follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,6 +33,8 @@ pub enum Phase {
 pub struct Server {
     pub socket_url: String,
     pub target: SocketAddr,
+    /// For wss:// servers.
+    pub tls: Option<tokio_tungstenite::Connector>,
 }
 
 /// What every session shares.
@@ -124,50 +123,63 @@ pub async fn simulate(ctx: Arc<RunContext>, plan: SessionPlan) -> SessionOutcome
     Counters::add(&ctx.counters.ready, 1);
     client.converse(&mut socket, &plan, &mut outcome).await;
     client.samples.flush(&ctx.latencies);
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close()).await;
     outcome
 }
 
-async fn connect(ctx: &RunContext, plan: &SessionPlan) -> Result<Socket, String> {
+async fn connect(ctx: &RunContext, plan: &SessionPlan) -> Result<Link, String> {
     let server = ctx.servers.get(plan.server).ok_or("no server for this session")?;
-    let socket = if server.target.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
-    let socket = socket.map_err(|e| e.to_string())?;
-    if let Some(source) = plan.source {
-        socket.bind(SocketAddr::new(source, 0)).map_err(|e| format!("bind {source}: {e}"))?;
+    let transport = ctx.scenario.transport;
+    let mut link = if transport == Transport::Polling {
+        let mut client = crate::http_client(ctx.scenario.insecure).pool_max_idle_per_host(2);
+        if let Some(source) = plan.source {
+            client = client.local_address(source);
+        }
+        let client = client.build().map_err(|e| e.to_string())?;
+        Link::Polling(Polling::open(client, &server.socket_url).await?)
+    } else {
+        let socket = if server.target.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+        let socket = socket.map_err(|e| e.to_string())?;
+        if let Some(source) = plan.source {
+            socket.bind(SocketAddr::new(source, 0)).map_err(|e| format!("bind {source}: {e}"))?;
+        }
+        let stream = socket.connect(server.target).await.map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut request = server.socket_url.as_str().into_client_request().map_err(|e| e.to_string())?;
+        if transport == Transport::Ws {
+            let value = format!("Bearer {}", plan.token).parse().map_err(|_| "token is not a valid header value")?;
+            request.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+        // Small buffers: thousands of these live in one process.
+        let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+        let (socket, _) =
+            tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), server.tls.clone())
+                .await
+                .map_err(|e| match e {
+                    WsError::Http(response) => format!("HTTP {}", response.status()),
+                    other => other.to_string(),
+                })?;
+        Link::Socket(Box::new(socket))
+    };
+    if transport.is_socketio() {
+        socketio_handshake(&mut link, &plan.token).await?;
     }
-    let stream = socket.connect(server.target).await.map_err(|e| e.to_string())?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut request = server.socket_url.as_str().into_client_request().map_err(|e| e.to_string())?;
-    if ctx.scenario.transport == Transport::Ws {
-        let value = format!("Bearer {}", plan.token).parse().map_err(|_| "token is not a valid header value")?;
-        request.headers_mut().insert(http::header::AUTHORIZATION, value);
-    }
-    // Small buffers: thousands of these live in one process.
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-    let (mut socket, _) =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await.map_err(|e| match e {
-            WsError::Http(response) => format!("HTTP {}", response.status()),
-            other => other.to_string(),
-        })?;
-    if ctx.scenario.transport == Transport::Socketio {
-        socketio_handshake(&mut socket, &plan.token).await?;
-    }
-    Ok(socket)
+    Ok(link)
 }
 
 /// engine.io open, then the namespace connect carrying the token.
-async fn socketio_handshake(socket: &mut Socket, token: &str) -> Result<(), String> {
+async fn socketio_handshake(link: &mut Link, token: &str) -> Result<(), String> {
     let mut opened = false;
-    while let Some(frame) = socket.next().await {
-        let Message::Text(text) = frame.map_err(|e| e.to_string())? else { continue };
+    while let Some(frame) = link.next().await {
+        let text = frame?;
         match protocol::decode(Transport::Socketio, &text) {
             Incoming::Open if !opened => {
                 opened = true;
-                socket.send(Message::text(protocol::socketio_connect(token))).await.map_err(|e| e.to_string())?;
+                link.send(protocol::socketio_connect(token)).await?;
             }
             Incoming::Connected => return Ok(()),
             Incoming::ConnectError(message) => return Err(format!("connect_error: {message}")),
-            Incoming::Ping => socket.send(Message::text(protocol::PONG)).await.map_err(|e| e.to_string())?,
+            Incoming::Ping => link.send(protocol::PONG.to_string()).await?,
             _ => {}
         }
     }
@@ -221,22 +233,22 @@ impl Client<'_> {
         self.next_ack
     }
 
-    async fn join(&mut self, socket: &mut Socket, room_id: &str) -> Result<(), String> {
+    async fn join(&mut self, socket: &mut Link, room_id: &str) -> Result<(), String> {
         let wants_ack = self.ctx.scenario.acks;
         let id = self.ack_id();
         let frame = protocol::emit(self.transport, "join_room", &json!({"roomId": room_id}), wants_ack.then_some(id));
-        socket.send(Message::text(frame)).await.map_err(|e| e.to_string())?;
+        socket.send(frame).await?;
         if !wants_ack {
             return Ok(());
         }
         let answer = tokio::time::timeout(STEP_TIMEOUT, async {
             while let Some(frame) = socket.next().await {
-                let Message::Text(text) = frame.map_err(|e| e.to_string())? else { continue };
+                let text = frame?;
                 match protocol::decode(self.transport, &text) {
                     Incoming::Ack { id: got, payload } if got == id => {
                         return if payload.is_error() { Err(payload.error_code()) } else { Ok(()) };
                     }
-                    Incoming::Ping => socket.send(Message::text(protocol::PONG)).await.map_err(|e| e.to_string())?,
+                    Incoming::Ping => socket.send(protocol::PONG.to_string()).await?,
                     Incoming::Closed => return Err("closed by the server".to_string()),
                     _ => {}
                 }
@@ -248,7 +260,7 @@ impl Client<'_> {
 
     /// Reads until the run stops, sending on a steady beat while the run is in
     /// its sending phase.
-    async fn converse(&mut self, socket: &mut Socket, plan: &SessionPlan, outcome: &mut SessionOutcome) {
+    async fn converse(&mut self, socket: &mut Link, plan: &SessionPlan, outcome: &mut SessionOutcome) {
         let ctx = self.ctx;
         let scenario = &ctx.scenario;
         let mut phase = ctx.phase.clone();
@@ -289,10 +301,9 @@ impl Client<'_> {
             tokio::select! {
                 frame = socket.next() => {
                     let text = match frame {
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Close(_))) | None => return self.lost_connection("closed by the server"),
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => return self.lost_connection(&e.to_string()),
+                        Some(Ok(text)) => text,
+                        None => return self.lost_connection("closed by the server"),
+                        Some(Err(e)) => return self.lost_connection(&e),
                     };
                     match protocol::decode(self.transport, &text) {
                         Incoming::Event { name, payload } => self.on_event(&name, &payload, outcome),
@@ -301,7 +312,7 @@ impl Client<'_> {
                                 self.on_answer(sent, &payload, outcome);
                             }
                         }
-                        Incoming::Ping if socket.send(Message::text(protocol::PONG)).await.is_err() => {
+                        Incoming::Ping if socket.send(protocol::PONG.to_string()).await.is_err() => {
                             return self.lost_connection("write failed");
                         }
                         Incoming::Closed => return self.lost_connection("closed by the server"),
@@ -325,7 +336,7 @@ impl Client<'_> {
                     let data = json!({"roomId": room_id, "content": content});
                     let id = self.ack_id();
                     let frame = protocol::emit(self.transport, "send_message", &data, scenario.acks.then_some(id));
-                    if socket.send(Message::text(frame)).await.is_err() {
+                    if socket.send(frame).await.is_err() {
                         return self.lost_connection("write failed");
                     }
                     Counters::add(&ctx.counters.sent, 1);

@@ -6,6 +6,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// The password of every provisioned user (email `<username>@loadtest.example.com`),
+/// for logging in by hand and for renewing tokens.
+pub const PASSWORD: &str = "loadtest-password";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fixture {

@@ -5,7 +5,7 @@
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
-use crate::loadtest::fixture::{Fixture, FixtureRoom, FixtureUser, layout};
+use crate::fixture::{Fixture, FixtureRoom, FixtureUser, layout};
 
 pub async fn provision(
     base: &str,
@@ -13,9 +13,10 @@ pub async fn provision(
     rooms: usize,
     members: usize,
     concurrency: usize,
+    insecure: bool,
 ) -> Result<Fixture, String> {
     let api = format!("{}/api/v1", base.trim_end_matches('/'));
-    let client = reqwest::Client::new();
+    let client = crate::http_client(insecure).build().map_err(|e| e.to_string())?;
     let prefix = super::batch_prefix();
 
     let registered: Vec<FixtureUser> = futures::stream::iter(0..users)
@@ -51,7 +52,7 @@ async fn register(client: &reqwest::Client, api: &str, username: String) -> Resu
     let body = json!({
         "username": username,
         "email": format!("{username}@loadtest.example.com"),
-        "password": super::database::PASSWORD,
+        "password": crate::fixture::PASSWORD,
         "fullName": username,
     });
     let data = call(client, &format!("{api}/auth/register"), "", body).await?;

@@ -1,4 +1,5 @@
-//! The two wire formats a simulated client speaks, both over a websocket:
+//! The two wire formats a simulated client speaks (see [`crate::link`] for what
+//! carries them):
 //!
 //! - Socket.IO v4 on engine.io 4: `0{..}` open, `40{auth}` connect (answered by
 //!   `40{sid}` or `44{message}`), `2`/`3` ping/pong, `42<ack?>["event",data]`,
@@ -64,7 +65,7 @@ impl Payload<'_> {
 
 pub fn decode(transport: Transport, frame: &str) -> Incoming<'_> {
     match transport {
-        Transport::Socketio => decode_socketio(frame),
+        Transport::Socketio | Transport::Polling => decode_socketio(frame),
         Transport::Ws => decode_ws(frame),
     }
 }
@@ -141,7 +142,7 @@ pub const PONG: &str = "3";
 /// An event, asking for an answer when `ack` is given.
 pub fn emit(transport: Transport, event: &str, data: &Value, ack: Option<u64>) -> String {
     match transport {
-        Transport::Socketio => {
+        Transport::Socketio | Transport::Polling => {
             let ack = ack.map(|id| id.to_string()).unwrap_or_default();
             format!("42{ack}{}", serde_json::json!([event, data]))
         }

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum Transport {
     /// Socket.IO v4 over its websocket transport (what socket.io-client uses after the upgrade).
     Socketio,
+    /// Socket.IO v4 over Engine.IO's HTTP long-polling (what browsers start with;
+    /// all they get behind a proxy that refuses websockets). No upgrade.
+    Polling,
     /// rtchat's plain WebSocket endpoint, `/ws`.
     Ws,
 }
@@ -59,8 +62,12 @@ pub struct Scenario {
     pub fixture: PathBuf,
     /// Where the JSON report goes (besides the table on stdout).
     pub report: Option<PathBuf>,
+    /// Where the per-second time series goes (JSON lines).
+    pub series: Option<PathBuf>,
     /// The server's process id, to report its RSS per session (same host only).
     pub server_pid: Option<u32>,
+    /// Accept any TLS certificate (https:// servers with a self-signed one).
+    pub insecure: bool,
 }
 
 impl Default for Scenario {
@@ -86,8 +93,17 @@ impl Default for Scenario {
             source_addrs: Vec::new(),
             fixture: PathBuf::from("loadtest-fixture.json"),
             report: None,
+            series: None,
             server_pid: None,
+            insecure: false,
         }
+    }
+}
+
+impl Transport {
+    /// Speaks Socket.IO (over either Engine.IO transport).
+    pub fn is_socketio(self) -> bool {
+        matches!(self, Self::Socketio | Self::Polling)
     }
 }
 
@@ -100,8 +116,9 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), String> {
         // The simulated clients speak plain TCP: point them at the server's own
         // listener, not at a TLS terminator in front of it.
-        if let Some(bad) = self.urls().into_iter().find(|url| !url.starts_with("http://")) {
-            return Err(format!("url must start with http:// (TLS is not supported), got {bad}"));
+        let web = |url: &&str| url.starts_with("http://") || url.starts_with("https://");
+        if let Some(bad) = self.urls().into_iter().find(|url| !web(url)) {
+            return Err(format!("url must start with http:// or https://, got {bad}"));
         }
         if self.users == 0 {
             return Err("users must be at least 1".into());
@@ -147,6 +164,7 @@ impl Scenario {
         let base = url.trim_end_matches('/').replacen("http", "ws", 1);
         match self.transport {
             Transport::Socketio => format!("{base}/socket.io/?EIO=4&transport=websocket"),
+            Transport::Polling => format!("{}/socket.io/?EIO=4&transport=polling", url.trim_end_matches('/')),
             Transport::Ws => format!("{base}/ws"),
         }
     }
@@ -155,58 +173,84 @@ impl Scenario {
 /// Flags of `rtchat loadtest run`; each one given overrides the scenario file.
 #[derive(Debug, Args, Default)]
 pub struct ScenarioFlags {
-    /// A TOML scenario file (keys as the flags, with underscores).
+    /// A TOML scenario file (keys as the flags, with underscores); flags given override it.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// The server's base URL (default http://127.0.0.1:8080); several,
+    /// The server's base URL, http:// or https:// [default: http://127.0.0.1:8080]; several,
     /// comma-separated, spread the sessions over the nodes of a cluster in turn.
     #[arg(long)]
     pub url: Option<String>,
+    /// How sessions connect [default: socketio]: `socketio` (Engine.IO 4 over
+    /// websocket), `polling` (Engine.IO 4 long-polling) or `ws` (rtchat's /ws).
     #[arg(long, value_enum)]
     pub transport: Option<Transport>,
+    /// Concurrent sessions, one per fixture user [default: 100].
     #[arg(long)]
     pub users: Option<usize>,
+    /// Skip this many fixture users, to split one run over several processes [default: 0].
     #[arg(long)]
     pub first_user: Option<usize>,
+    /// Rooms, when a fixture has to be made [default: 10].
     #[arg(long)]
     pub rooms: Option<usize>,
+    /// Members per room, when a fixture has to be made [default: 10].
     #[arg(long)]
     pub members_per_room: Option<usize>,
+    /// Members of each room that send [default: 1].
     #[arg(long)]
     pub senders_per_room: Option<usize>,
-    /// Messages per second per sender and room.
+    /// Messages per second per sender and room [default: 1].
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Bytes of content per message, at least the ~40-byte marker [default: 64].
     #[arg(long)]
     pub message_size: Option<usize>,
+    /// Seconds of sending, or of holding the connections with --idle [default: 10].
     #[arg(long = "duration")]
     pub duration_secs: Option<f64>,
+    /// Seconds over which the connections are opened, evenly spaced [default: 2].
     #[arg(long = "ramp-up")]
     pub ramp_up_secs: Option<f64>,
+    /// Seconds to wait after the last send for acks and deliveries on their way [default: 10].
     #[arg(long = "drain")]
     pub drain_secs: Option<f64>,
+    /// Seconds after which the whole run stops whatever happens [default: 0 =
+    /// ramp-up + duration + drain + 60].
     #[arg(long = "deadline")]
     pub deadline_secs: Option<f64>,
-    /// Connect and join only (no messages).
+    /// Connect and join only, no messages: how many idle sessions the server holds.
     #[arg(long)]
     pub idle: bool,
-    /// The server answers no acks (the seed application).
+    /// The server answers no acks (the seed application): sends count as acked when sent.
     #[arg(long)]
     pub no_acks: bool,
+    /// Sends one session may have waiting for their ack before it skips a beat [default: 64].
     #[arg(long)]
     pub max_in_flight: Option<usize>,
+    /// Handshakes in progress at once [default: 256].
     #[arg(long)]
     pub connect_concurrency: Option<usize>,
     /// Local source addresses, comma-separated (e.g. 127.0.0.1,127.0.0.2) or a count
-    /// `N` meaning 127.0.0.1 ..= 127.0.0.N.
+    /// `N` meaning 127.0.0.1 ..= 127.0.0.N; each gives ~28k ports [default: the system's choice].
     #[arg(long)]
     pub source_addrs: Option<String>,
+    /// The fixture file: read if it exists, else made through the REST API and
+    /// kept [default: loadtest-fixture.json].
     #[arg(long)]
     pub fixture: Option<PathBuf>,
+    /// Also write the JSON report to this file (for `merge`) [default: none].
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write one JSON line per second of the run to this file [default: none].
+    #[arg(long)]
+    pub series: Option<PathBuf>,
+    /// The server's process id on this host, to report its RSS per session and
+    /// CPU per delivery [default: none].
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Accept any TLS certificate of an https:// server (self-signed test setups).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 impl ScenarioFlags {
@@ -242,11 +286,17 @@ impl ScenarioFlags {
         if self.no_acks {
             s.acks = false;
         }
+        if self.insecure {
+            s.insecure = true;
+        }
         if let Some(list) = self.source_addrs {
             s.source_addrs = parse_source_addrs(&list)?;
         }
         if self.report.is_some() {
             s.report = self.report;
+        }
+        if self.series.is_some() {
+            s.series = self.series;
         }
         if self.server_pid.is_some() {
             s.server_pid = self.server_pid;
@@ -296,7 +346,10 @@ mod tests {
         assert_eq!(s.socket_url(s.urls()[1]), "ws://127.0.0.1:8081/socket.io/?EIO=4&transport=websocket");
         assert!(s.validate().is_ok());
         let tls = Scenario { url: "http://a:1,https://b:2".into(), ..Scenario::default() };
-        assert!(tls.validate().unwrap_err().contains("https://b:2"));
+        assert!(tls.validate().is_ok());
+        assert_eq!(tls.socket_url("https://b:2"), "wss://b:2/socket.io/?EIO=4&transport=websocket");
+        let other = Scenario { url: "http://a:1,ftp://b:2".into(), ..Scenario::default() };
+        assert!(other.validate().unwrap_err().contains("ftp://b:2"));
     }
 
     #[test]

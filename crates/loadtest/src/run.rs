@@ -12,7 +12,9 @@ use tokio::task::JoinSet;
 
 use super::fixture::Fixture;
 use super::progress::Progress;
-use super::report::{self, Connections, Deliveries, Messages, Percentiles, Report, ServerCpu, ServerMemory};
+use super::report::{
+    self, Connections, Deliveries, Histograms, Messages, Percentiles, Report, ServerCpu, ServerMemory,
+};
 use super::scenario::Scenario;
 use super::session::{self, Phase, RunContext, Server, SessionPlan};
 use super::tally::{Counters, Latencies, SessionOutcome, delivery_totals};
@@ -21,7 +23,7 @@ use super::tally::{Counters, Latencies, SessionOutcome, delivery_totals};
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, String> {
-    let open_files = crate::startup::raise_open_files_limit();
+    let open_files = crate::raise_open_files_limit();
     if scenario.users as u64 + 64 > open_files {
         eprintln!(
             "warning: {} sessions need more open files than this process may have ({open_files}); \
@@ -42,9 +44,15 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
     // The fixture decides the rooms; the report shows what was actually run.
     scenario.rooms = fixture.rooms.len();
     scenario.members_per_room = fixture.rooms.iter().map(|r| r.members.len()).max().unwrap_or(0);
+    let tls = native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(scenario.insecure)
+        .build()
+        .map_err(|e| format!("TLS: {e}"))?;
     let mut servers = Vec::new();
     for url in scenario.urls() {
-        servers.push(Server { socket_url: scenario.socket_url(url), target: resolve(url).await? });
+        let socket_url = scenario.socket_url(url);
+        let tls = socket_url.starts_with("wss://").then(|| tokio_tungstenite::Connector::NativeTls(tls.clone()));
+        servers.push(Server { socket_url, target: resolve(url).await?, tls });
     }
     let plans = plan_sessions(&scenario, &fixture, servers.len());
 
@@ -67,6 +75,9 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
         sessions.spawn(session::simulate(ctx.clone(), plan));
     }
     let progress = show_progress.then(|| Progress::start(ctx.clone(), scenario.users as u64));
+    let (series_stop, series_stopped) = watch::channel(false);
+    let series =
+        scenario.series.clone().map(|path| tokio::spawn(super::series::record(ctx.clone(), path, series_stopped)));
 
     let mut window = Window::default();
     let deadline = tokio::time::Instant::from_std(started) + scenario.deadline();
@@ -75,6 +86,14 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
     let outcomes = collect(&mut sessions).await;
     if let Some(progress) = progress {
         progress.finish();
+    }
+    if let Some(series) = series {
+        let _ = series_stop.send(true);
+        match series.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("warning: time series: {error}"),
+            Err(error) => eprintln!("warning: time series: {error}"),
+        }
     }
 
     let server_memory = match (scenario.server_pid, rss_before, window.rss_connected) {
@@ -99,9 +118,15 @@ async fn obtain_fixture(scenario: &Scenario) -> Result<Fixture, String> {
         scenario.fixture.display(),
         scenario.first_url()
     );
-    let fixture =
-        super::provision::rest::provision(scenario.first_url(), users, scenario.rooms, scenario.members_per_room, 16)
-            .await?;
+    let fixture = super::provision::rest::provision(
+        scenario.first_url(),
+        users,
+        scenario.rooms,
+        scenario.members_per_room,
+        16,
+        scenario.insecure,
+    )
+    .await?;
     fixture.save(&scenario.fixture)?;
     Ok(fixture)
 }
@@ -109,7 +134,7 @@ async fn obtain_fixture(scenario: &Scenario) -> Result<Fixture, String> {
 async fn resolve(url: &str) -> Result<SocketAddr, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("url {url}: {e}"))?;
     let host = uri.host().ok_or_else(|| format!("url {url} has no host"))?.trim_matches(['[', ']']).to_string();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
     tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -263,6 +288,7 @@ fn build_report(
         ack_latency_ms: histogram(&ctx.latencies.ack),
         delivery_latency_ms: histogram(&ctx.latencies.delivery),
         connect_latency_ms: histogram(&ctx.latencies.connect),
+        histograms: Histograms::of(&ctx.latencies),
         failures: ctx.failures.lock().unwrap_or_else(|p| p.into_inner()).clone().into_iter().collect(),
         server_memory,
         server_cpu: window.server_cpu_secs.map(|secs| ServerCpu {

@@ -1,6 +1,11 @@
-//! Provisioning straight into the server's database: multi-row inserts, one
-//! bcrypt hash shared by every user, tokens signed with the server's secret and
-//! bound to real `auth_sessions` rows (so the server accepts and can revoke them).
+//! Load-test fixtures straight into the server's database (`rtchat loadtest
+//! prepare` without `--url`): multi-row inserts, one bcrypt hash shared by every
+//! user, tokens signed with the server's secret and bound to real
+//! `auth_sessions` rows (so the server accepts and can revoke them). The load
+//! generator (`rtchat-loadtest`) reaches it through its `DirectProvisioner`.
+
+use futures::future::BoxFuture;
+use rtchat_loadtest::cli::DirectProvisioner;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password;
@@ -9,20 +14,80 @@ use crate::db::models::NewUser;
 use crate::db::room_models::{MemberRow, RoomRow};
 use crate::db::{self, DbPool, members, rooms, sessions, users};
 use crate::domain::room::Role;
-use crate::loadtest::fixture::{Fixture, FixtureRoom, FixtureUser, layout};
+use rtchat_loadtest::fixture::{Fixture, FixtureRoom, FixtureUser, layout};
 
 /// Rows per INSERT: well under SQLite's bound-parameter limit for 9 columns.
 const CHUNK: usize = 500;
 
-/// The password every provisioned user has (for logging in by hand).
-pub const PASSWORD: &str = "loadtest-password";
+use rtchat_loadtest::fixture::PASSWORD;
+
+/// Provisions with the configuration `rtchat serve` would read (validated).
+pub struct FromConfiguration;
+
+/// Provisions with these settings (a server started with them, as in tests).
+pub struct WithSettings(pub Settings);
+
+impl DirectProvisioner for WithSettings {
+    fn provision(&self, users: usize, rooms: usize, members: usize) -> BoxFuture<'_, Result<Fixture, String>> {
+        Box::pin(provision(&self.0, users, rooms, members))
+    }
+
+    fn renew<'a>(&'a self, fixture: &'a mut Fixture, users: &'a [usize]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(renew(&self.0, fixture, users))
+    }
+}
+
+impl DirectProvisioner for FromConfiguration {
+    fn provision(&self, users: usize, rooms: usize, members: usize) -> BoxFuture<'_, Result<Fixture, String>> {
+        Box::pin(async move { provision(&configuration()?, users, rooms, members).await })
+    }
+
+    fn renew<'a>(&'a self, fixture: &'a mut Fixture, users: &'a [usize]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { renew(&configuration()?, fixture, users).await })
+    }
+}
+
+/// The server's configuration; its secret must be set: a development server
+/// without `JWT_SEC` makes a random one each start, which no fixture can match.
+fn configuration() -> Result<Settings, String> {
+    let mut settings = Settings::load().map_err(|e| e.to_string())?;
+    if settings.auth.jwt_secret.trim().is_empty() {
+        return Err("auth.jwt_secret (JWT_SEC) is not set: set it to the server's secret (and start the server \
+                    with it), or the tokens written here will be refused"
+            .into());
+    }
+    settings.validate().map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
+/// New sessions and tokens for these users of the fixture (theirs expire).
+pub async fn renew(settings: &Settings, fixture: &mut Fixture, users: &[usize]) -> Result<(), String> {
+    let pool = DbPool::connect(&settings.database).await.map_err(|e| e.to_string())?;
+    let keys = JwtKeys::new(&settings.auth.jwt_secret, settings.auth.access_token_ttl_secs);
+    let now = db::now();
+    let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
+    let mut conn = pooled.conn();
+    for chunk in users.chunks(CHUNK) {
+        let session_rows: Vec<(String, String)> =
+            chunk.iter().filter_map(|&i| fixture.users.get(i).map(|user| (db::new_id(), user.id.clone()))).collect();
+        sessions::insert_sessions(&mut conn, &session_rows, now)
+            .await
+            .map_err(|e| format!("inserting sessions: {e}"))?;
+        for (&index, (session_id, user_id)) in chunk.iter().zip(&session_rows) {
+            if let Some(user) = fixture.users.get_mut(index) {
+                user.token = keys.issue(user_id, &user.username, session_id).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
 
 pub async fn provision(settings: &Settings, users: usize, rooms: usize, members: usize) -> Result<Fixture, String> {
     crate::db::migrations::run_pending(&settings.database.url).await.map_err(|e| e.to_string())?;
     let pool = DbPool::connect(&settings.database).await.map_err(|e| e.to_string())?;
     let hash = password::hash(PASSWORD.into(), settings.auth.bcrypt_cost).await.map_err(|e| e.to_string())?;
     let keys = JwtKeys::new(&settings.auth.jwt_secret, settings.auth.access_token_ttl_secs);
-    let prefix = super::batch_prefix();
+    let prefix = rtchat_loadtest::provision::batch_prefix();
     let now = db::now();
 
     let mut fixture_users = Vec::with_capacity(users);
