@@ -254,13 +254,15 @@ export class WsClient {
 
   /**
    * Opens `/ws`. Resolves with a WsClient once open; rejects with an error carrying
-   * `status` and `body` when the upgrade is refused.
+   * `status` and `body` when the upgrade is refused. `localAddress` (e.g.
+   * 127.0.0.5): the source address, which picks the node behind a balancer that
+   * hashes client addresses (lib/cluster.js).
    */
-  static open(server, { token, header, label = 'ws', ms = DEFAULT_WAIT_MS } = {}) {
+  static open(server, { token, header, label = 'ws', ms = DEFAULT_WAIT_MS, localAddress } = {}) {
     const wsUrl = `${server.url.replace(/^http/, 'ws')}/ws${token !== undefined ? `?token=${encodeURIComponent(token)}` : ''}`;
     const headers = header ? { Authorization: header } : {};
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl, { headers, handshakeTimeout: ms });
+      const ws = new WebSocket(wsUrl, { headers, handshakeTimeout: ms, ...(localAddress ? { localAddress } : {}) });
       openWs.add(ws);
       const client = new WsClient(ws, label);
       ws.once('open', () => resolve(client));

@@ -55,8 +55,10 @@ export class ApiError extends Error {
 /**
  * Starts `target/debug/rtchat serve` on a free port and waits for `GET /health` to
  * answer 200. Options: `env` (extra variables, e.g. a higher message limit, or
- * the DATABASE_URL and JWT_SEC of an earlier server to restart it), `port`,
- * `redis` (default: whether E2E_REDIS_URL is set).
+ * the DATABASE_URL and JWT_SEC of an earlier server to restart it, or those a
+ * cluster's nodes share: lib/cluster.js), `port`, `redis` (default: whether
+ * E2E_REDIS_URL is set), `name` (prefixes the output echoed by E2E_SERVER_LOG=1,
+ * so several nodes' lines can be told apart).
  */
 export async function startServer(options = {}) {
   if (!existsSync(BINARY)) {
@@ -65,7 +67,9 @@ export async function startServer(options = {}) {
   // `port`: restart a server where an earlier one listened (clients reconnect to it).
   const port = options.port ?? (await freePort());
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'rtchat-e2e-'));
-  const databaseUrl = process.env.E2E_DATABASE_URL || `sqlite:${path.join(workDir, 'x.db')}`;
+  // An explicit DATABASE_URL (a restart, or a cluster's shared database) wins, and
+  // is what `server.databaseUrl` reports. stop() never drops a database.
+  const databaseUrl = options.env?.DATABASE_URL || process.env.E2E_DATABASE_URL || `sqlite:${path.join(workDir, 'x.db')}`;
   const useRedis = options.redis ?? Boolean(process.env.E2E_REDIS_URL);
   const operatorToken = randomString(32);
   const env = {
@@ -99,10 +103,16 @@ export async function startServer(options = {}) {
   const log = createWriteStream(logPath);
   const child = spawn(BINARY, ['serve'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const echo = process.env.E2E_SERVER_LOG === '1';
+  const prefix = options.name ? `[${options.name}] ` : '';
   for (const stream of [child.stdout, child.stderr]) {
+    let lineStart = true; // a chunk may end mid-line: prefix only real line starts
     stream.on('data', (chunk) => {
       log.write(chunk);
-      if (echo) process.stderr.write(chunk);
+      if (!echo) return;
+      if (!prefix) return void process.stderr.write(chunk);
+      const text = chunk.toString();
+      process.stderr.write((lineStart ? prefix : '') + text.replace(/\n(?=.)/g, `\n${prefix}`));
+      lineStart = text.endsWith('\n');
     });
   }
   let exited = null;
@@ -146,7 +156,7 @@ export async function startServer(options = {}) {
     await sleep(100);
   }
 
-  const server = new Server({ baseUrl, port, child, operatorToken, databaseUrl, useRedis, workDir, logPath, logTail });
+  const server = new Server({ baseUrl, port, child, operatorToken, databaseUrl, useRedis, workDir, logPath, logTail, name: options.name });
   server._exitPromise = exitPromise;
   server._isExited = () => exited;
   server._cleanup = () => {
@@ -181,6 +191,12 @@ export class Server {
     }
     this._cleanup();
     if (process.env.E2E_KEEP_TMP !== '1') rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /** kill -9 (a crash: no shutdown, no goodbye to clients); resolves once it exited. */
+  async kill(signal = 'SIGKILL') {
+    if (!this._isExited()) this.child.kill(signal);
+    return this._exitPromise;
   }
 
   /**

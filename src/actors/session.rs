@@ -229,7 +229,8 @@ impl SessionState {
             ClientEvent::SendMessage { room_id, input } => {
                 let Some(reply) = self.in_flight(respond) else { return };
                 let reply = reply.map(|sent: crate::services::messages::Sent| Answer::Message(sent.message));
-                self.tell(&room_id, RoomMsg::Send { user_id, input, reply }).await;
+                let login_id = self.user.session_id.clone();
+                self.tell(&room_id, RoomMsg::Send { user_id, login_id, input, reply }).await;
             }
             ClientEvent::EditMessage { message_id, room_id, content } => {
                 let room_id = match self.room_of(room_id, &message_id).await {

@@ -51,6 +51,16 @@ pub async fn find_active(conn: &mut DbConn<'_>, session_id: &str) -> QueryResult
         .optional())
 }
 
+/// Which of these sessions are not revoked.
+pub async fn active_among(conn: &mut DbConn<'_>, session_ids: &[&str]) -> QueryResult<Vec<String>> {
+    dispatch!(conn, |c| auth_sessions::table
+        .filter(auth_sessions::id.eq_any(session_ids))
+        .filter(auth_sessions::revoked_at.is_null())
+        .select(auth_sessions::id)
+        .load(c)
+        .await)
+}
+
 pub async fn revoke(conn: &mut DbConn<'_>, session_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
     dispatch!(conn, |c| diesel::update(auth_sessions::table.find(session_id))
         .filter(auth_sessions::revoked_at.is_null())

@@ -6,6 +6,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use super::openapi::schemas as doc;
 use super::request::{ApiRequest, run};
 use super::response::ApiReply;
 use crate::auth::IssuedTokens;
@@ -35,7 +36,28 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-async fn register(mut request: ApiRequest) -> Result<ApiReply, Error> {
+/// Register
+///
+/// Creates an account and a session. The credential endpoints have their own,
+/// stricter limit per client address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    operation_id = "register",
+    request_body = doc::RegisterRequest,
+    responses(
+        (status = 201, description = "Registered and logged in", body = doc::Envelope<doc::RegisterData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 409, description = "`EXISTING_USER_EMAIL`: the email or username (in any case) is taken", body = doc::ErrorEnvelope,
+            example = json!({"status": "error", "code": "EXISTING_USER_EMAIL", "message": "User with this email already exists"})),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn register(mut request: ApiRequest) -> Result<ApiReply, Error> {
     guard_attempts(&request, None).await?;
     let input = RegisterInput::from_form(&request.form().await?)?;
     let (user, tokens) = request.state.auth.register(input).await?;
@@ -49,7 +71,27 @@ async fn register(mut request: ApiRequest) -> Result<ApiReply, Error> {
     }))
 }
 
-async fn login(mut request: ApiRequest) -> Result<ApiReply, Error> {
+/// Log in
+///
+/// Starts a session. Limited per client address and per account from that address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    request_body = doc::LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = doc::Envelope<doc::LoginData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, description = "`INVALID_PASSWORD`: the same answer for an unknown email and a wrong password", body = doc::ErrorEnvelope,
+            example = json!({"status": "error", "code": "INVALID_PASSWORD", "message": "Invalid email or password"})),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn login(mut request: ApiRequest) -> Result<ApiReply, Error> {
     let input = LoginInput::from_form(&request.form().await?)?;
     guard_attempts(&request, Some(&input.email)).await?;
     let (user, tokens) = request.state.auth.login(input).await?;
@@ -63,13 +105,52 @@ async fn login(mut request: ApiRequest) -> Result<ApiReply, Error> {
     }))
 }
 
-async fn logout(request: ApiRequest) -> Result<ApiReply, Error> {
+/// Log out
+///
+/// Ends this session: its access and refresh tokens stop working and its open
+/// Socket.IO and `/ws` connections close. Other devices stay logged in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = doc::Envelope<doc::LogoutData>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn logout(request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     request.state.auth.logout(&caller).await?;
     ApiReply::ok("Logout successful")
 }
 
-async fn refresh(mut request: ApiRequest) -> Result<ApiReply, Error> {
+/// Refresh the tokens
+///
+/// Trades a refresh token for a new access and refresh token. Each refresh token
+/// works once: presenting a used one revokes its session and closes its
+/// connections.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    operation_id = "refresh",
+    request_body = doc::RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = doc::Envelope<doc::TokenData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, description = "`INVALID_TOKEN`: unknown, used, expired or revoked refresh token", body = doc::ErrorEnvelope,
+            example = json!({"status": "error", "code": "INVALID_TOKEN", "message": "Refresh token has already been used"})),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn refresh(mut request: ApiRequest) -> Result<ApiReply, Error> {
     guard_attempts(&request, None).await?;
     let token = request.form().await?.required_string("refreshToken", "Refresh token")?;
     let tokens: IssuedTokens = request.state.auth.refresh(token.trim()).await?;
@@ -80,13 +161,52 @@ async fn refresh(mut request: ApiRequest) -> Result<ApiReply, Error> {
     }))
 }
 
-async fn profile(request: ApiRequest) -> Result<ApiReply, Error> {
+/// Your profile
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/profile",
+    tag = "auth",
+    operation_id = "getProfile",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = doc::Envelope<ProfileView>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn profile(request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let user = request.state.auth.profile(&caller.id).await?;
     ApiReply::ok(ProfileView::from(&user))
 }
 
-async fn update_profile(mut request: ApiRequest) -> Result<ApiReply, Error> {
+/// Change your profile
+///
+/// Any of `fullName`, `email`, `password`; `currentPassword` to change the email
+/// or the password. A new password ends the user's other sessions and closes
+/// their connections.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/auth/profile",
+    tag = "auth",
+    operation_id = "updateProfile",
+    security(("bearer" = [])),
+    request_body = doc::ProfileUpdateRequest,
+    responses(
+        (status = 200, description = "The updated profile", body = doc::Envelope<ProfileView>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, description = "`MISSING_AUTH_HEADER` or `INVALID_TOKEN`, or `INVALID_PASSWORD` for a wrong `currentPassword`", body = doc::ErrorEnvelope),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`EXISTING_USER_EMAIL`: the new email is taken", body = doc::ErrorEnvelope),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn update_profile(mut request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let update = ProfileUpdate::from_form(&request.form().await?)?;
     let user = request.state.auth.update_profile(&caller, update).await?;

@@ -9,25 +9,17 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use super::openapi::schemas as doc;
 use super::response::json_response;
 use crate::auth::jwt::token_from_header;
 use crate::error::Error;
 use crate::state::AppState;
 
 pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let live = warp::path("health").and(warp::path::end()).and(warp::get()).map({
+    let live = {
         let state = state.clone();
-        move || {
-            json_response(
-                StatusCode::OK,
-                &json!({
-                    "status": "ok",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "uptimeSecs": state.started_at.elapsed().as_secs(),
-                }),
-            )
-        }
-    });
+        warp::path!("health").and(warp::get()).map(move || liveness(&state))
+    };
     let ready = {
         let state = state.clone();
         warp::path!("health" / "ready").and(warp::get()).then(move || readiness(state.clone()))
@@ -49,26 +41,85 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     };
     let metrics = {
         let state = state.clone();
-        warp::path!("metrics").and(warp::get()).and(operator).map(move |auth: Option<String>| {
-            // Behind the operator token when configured so (the port is public).
-            if state.settings.operator.protect_metrics
-                && let Err(error) = operator_allowed(&state, auth.as_deref())
-            {
-                return super::response::error(&error);
-            }
-            metrics::gauge!(crate::metrics::ACTIVE_ROOMS).set(state.room_actors.active() as f64);
-            let mut response = warp::reply::Response::new(crate::metrics::render().into());
-            response
-                .headers_mut()
-                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
-            response
-        })
+        warp::path!("metrics")
+            .and(warp::get())
+            .and(operator)
+            .map(move |auth: Option<String>| metrics_text(&state, auth))
     };
     live.or(ready).unify().or(tree).unify().or(fail_room).unify().or(metrics).unify().boxed()
 }
 
-/// 200 when the database (and Redis, when configured) answer; 503 naming what fails.
-async fn readiness(state: Arc<AppState>) -> Response {
+/// Liveness
+///
+/// 200 while the process serves; no dependency is checked.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    operation_id = "liveness",
+    responses((status = 200, description = "The server is up", body = doc::Liveness)),
+)]
+pub(super) fn liveness(state: &AppState) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptimeSecs": state.started_at.elapsed().as_secs(),
+        }),
+    )
+}
+
+/// Prometheus metrics
+///
+/// The Prometheus text exposition. Behind the operator token when
+/// `operator.protect_metrics` is set, open otherwise.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    security((), ("operator" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, response = doc::Unauthorized),
+    ),
+)]
+pub(super) fn metrics_text(state: &AppState, auth: Option<String>) -> Response {
+    // Behind the operator token when configured so (the port is public).
+    if state.settings.operator.protect_metrics
+        && let Err(error) = operator_allowed(state, auth.as_deref())
+    {
+        return super::response::error(&error);
+    }
+    metrics::gauge!(crate::metrics::ACTIVE_ROOMS).set(state.room_actors.active() as f64);
+    let mut response = warp::reply::Response::new(crate::metrics::render().into());
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+    response
+}
+
+/// Readiness
+///
+/// 200 when the database answers: `ok`, or `degraded` when Redis or the cluster
+/// bus is away (the node still serves its own sessions, so a balancer should keep
+/// it). 503 when the database does not answer. Not rate limited.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "operations",
+    operation_id = "readiness",
+    responses(
+        (status = 200, description = "Ready: `status` is `ok` or `degraded`", body = doc::Readiness, examples(
+            ("ok" = (value = json!({"status": "ok", "checks": {"database": "ok", "databaseBackend": "postgres", "redis": "ok"}, "cluster": null, "degraded": []}))),
+            ("degraded" = (value = json!({"status": "degraded", "checks": {"database": "ok", "databaseBackend": "postgres", "redis": "unavailable"}, "cluster": {"node": "node-a", "bus": "not receiving"}, "degraded": ["redis: rate limits count per node", "cluster bus: other nodes' events are not received"]}))),
+        )),
+        (status = 503, description = "Not ready: the database does not answer (`status` is `unavailable`)", body = doc::Readiness,
+            example = json!({"status": "unavailable", "checks": {"database": "unavailable", "databaseBackend": "postgres", "redis": "ok"}, "cluster": null, "degraded": []})),
+    ),
+)]
+pub(super) async fn readiness(state: Arc<AppState>) -> Response {
     let database = match state.db.ping().await {
         Ok(()) => "ok".to_string(),
         Err(error) => {
@@ -133,9 +184,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The live actor tree: supervisors with children, restarts and failures, rooms
-/// with their connected sessions, presence, uptime and version.
-async fn supervisor_tree(state: Arc<AppState>, auth: Option<String>) -> Response {
+/// The live actor tree
+///
+/// Supervisors with their children, restarts and failures, rooms with their
+/// connected sessions, presence, the message store, uptime and version.
+#[utoipa::path(
+    get,
+    path = "/health/supervisor",
+    tag = "operations",
+    operation_id = "supervisorTree",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The tree", body = doc::SupervisorReport),
+        (status = 401, response = doc::Unauthorized),
+    ),
+)]
+pub(super) async fn supervisor_tree(state: Arc<AppState>, auth: Option<String>) -> Response {
     if let Err(error) = operator_allowed(&state, auth.as_deref()) {
         return super::response::error(&error);
     }
@@ -154,8 +218,24 @@ async fn supervisor_tree(state: Arc<AppState>, auth: Option<String>) -> Response
     )
 }
 
-/// Makes a live room's actor fail, to check (or unstick) supervision.
-async fn fail_room(state: Arc<AppState>, room_id: String, auth: Option<String>) -> Response {
+/// Make a room's actor fail
+///
+/// Makes a live room's actor fail, to check (or unstick) supervision: its
+/// supervisor restarts it. `failed` is false when the room has no live actor on
+/// this node.
+#[utoipa::path(
+    post,
+    path = "/health/supervisor/rooms/{roomId}/kill",
+    tag = "operations",
+    operation_id = "killRoom",
+    security(("operator" = [])),
+    params(("roomId" = String, Path, description = "The room's id")),
+    responses(
+        (status = 200, description = "Done (or nothing to do)", body = doc::RoomKilled),
+        (status = 401, response = doc::Unauthorized),
+    ),
+)]
+pub(super) async fn fail_room(state: Arc<AppState>, room_id: String, auth: Option<String>) -> Response {
     if let Err(error) = operator_allowed(&state, auth.as_deref()) {
         return super::response::error(&error);
     }

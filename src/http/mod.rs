@@ -6,6 +6,7 @@ mod auth_routes;
 pub mod cors;
 mod health;
 mod message_routes;
+pub mod openapi;
 pub mod request;
 pub mod response;
 mod room_routes;
@@ -32,7 +33,9 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
             .unify(),
     );
     // Cross-origin checks happen in front of every route (`cors`), Socket.IO's too.
-    let routes = health::routes(state).or(api).unify().or(web::routes()).unify().boxed();
+    // The probes and the OpenAPI document answer without a token or rate limit.
+    let open = health::routes(state).or(openapi::routes()).unify();
+    let routes = open.or(api).unify().or(web::routes()).unify().boxed();
     routes.recover(|rejection| async move { Ok::<_, Infallible>(render_rejection(rejection)) }).unify()
 }
 

@@ -5,19 +5,22 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use super::openapi::schemas as doc;
 use super::request::{ApiRequest, run};
 use super::response::ApiReply;
 use crate::actors::room::RoomMsg;
 use crate::domain::form::Form;
 use crate::domain::room::{NewRoomInput, Role, RoomUpdate, parse_id};
+use crate::domain::views::PublicRoomView;
 use crate::error::Error;
+use crate::services::rooms::Page;
 
 pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
     let r = || request.clone();
     let create = warp::path!("rooms").and(warp::post()).and(r()).then(|q| run(q, create));
     let mine = warp::path!("rooms").and(warp::get()).and(r()).then(|q| run(q, list_mine));
     let public = warp::path!("rooms" / "public").and(warp::get()).and(r()).then(|q| run(q, discover));
-    let join_by_code = warp::path!("rooms" / "join").and(warp::post()).and(r()).then(|q| run(q, |q| join(q, None)));
+    let join_by_code = warp::path!("rooms" / "join").and(warp::post()).and(r()).then(|q| run(q, join_by_code));
     let details = warp::path!("rooms" / String).and(warp::get()).and(r()).then(|id, q| run(q, move |q| details(q, id)));
     let update = warp::path!("rooms" / String).and(warp::patch()).and(r()).then(|id, q| run(q, move |q| update(q, id)));
     let delete =
@@ -25,7 +28,7 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
     let join = warp::path!("rooms" / String / "join")
         .and(warp::post())
         .and(r())
-        .then(|id, q| run(q, move |q| join(q, Some(id))));
+        .then(|id, q| run(q, move |q| join_by_id(q, id)));
     let leave = warp::path!("rooms" / String / "leave")
         .and(warp::delete())
         .and(r())
@@ -41,11 +44,11 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
     let promote = warp::path!("rooms" / String / "members" / String / "promote")
         .and(warp::post())
         .and(r())
-        .then(|id, user, q| run(q, move |q| set_role(q, id, user, Role::Admin)));
+        .then(|id, user, q| run(q, move |q| promote(q, id, user)));
     let demote = warp::path!("rooms" / String / "members" / String / "demote")
         .and(warp::post())
         .and(r())
-        .then(|id, user, q| run(q, move |q| set_role(q, id, user, Role::Member)));
+        .then(|id, user, q| run(q, move |q| demote(q, id, user)));
     let kick = warp::path!("rooms" / String / "members" / String)
         .and(warp::delete())
         .and(r())
@@ -79,20 +82,75 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-async fn create(mut request: ApiRequest) -> Result<ApiReply, Error> {
+/// Create a room
+///
+/// The creator becomes its admin; a private room gets an invite code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms",
+    tag = "rooms",
+    operation_id = "createRoom",
+    security(("bearer" = [])),
+    request_body = doc::CreateRoomRequest,
+    responses(
+        (status = 201, description = "The new room", body = doc::Envelope<doc::RoomData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn create(mut request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let input = NewRoomInput::from_form(&request.form().await?)?;
     let room = request.state.rooms.create(&caller.id, input).await?;
     ApiReply::created(json!({ "room": room }))
 }
 
-async fn list_mine(request: ApiRequest) -> Result<ApiReply, Error> {
+/// Your rooms
+///
+/// The caller's rooms, each with its member count, the caller's role and read
+/// position, the unread count and the last message.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms",
+    tag = "rooms",
+    operation_id = "listMyRooms",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's rooms", body = doc::Envelope<doc::RoomListData>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn list_mine(request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let rooms = request.state.rooms.list_mine(&caller.id).await?;
     ApiReply::ok(json!({ "rooms": rooms }))
 }
 
-async fn discover(request: ApiRequest) -> Result<ApiReply, Error> {
+/// Discover public rooms
+///
+/// Public rooms, newest first, searchable by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/public",
+    tag = "rooms",
+    operation_id = "discoverRooms",
+    security(("bearer" = [])),
+    params(doc::DiscoverQuery),
+    responses(
+        (status = 200, description = "A page of public rooms", body = doc::Envelope<Page<PublicRoomView>>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn discover(request: ApiRequest) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let page = positive(&request, "page", 1, i64::MAX)?;
     let limit = positive(&request, "limit", 20, 100)?;
@@ -107,14 +165,58 @@ async fn discover(request: ApiRequest) -> Result<ApiReply, Error> {
     ApiReply::ok(found)
 }
 
-async fn details(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// A room in detail
+///
+/// The room with its memberships and creator. Members only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/{roomId}",
+    tag = "rooms",
+    operation_id = "getRoom",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    responses(
+        (status = 200, description = "The room", body = doc::Envelope<doc::RoomDetailData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn details(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let room = request.state.rooms.details(&caller.id, &room_id).await?;
     ApiReply::ok(json!({ "room": room }))
 }
 
-async fn update(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// Change a room
+///
+/// Any of `name`, `description` (null clears it), `isPrivate`. Going private
+/// creates an invite code, going public drops it. Admins only.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/rooms/{roomId}",
+    tag = "rooms",
+    operation_id = "updateRoom",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    request_body = doc::UpdateRoomRequest,
+    responses(
+        (status = 200, description = "The updated room", body = doc::Envelope<doc::RoomData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn update(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let update = RoomUpdate::from_form(&request.form().await?)?;
@@ -123,12 +225,88 @@ async fn update(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Er
     ApiReply::ok(json!({ "room": room }))
 }
 
-async fn delete(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// Delete a room
+///
+/// The room, its messages, memberships and bans are deleted. Admins only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{roomId}",
+    tag = "rooms",
+    operation_id = "deleteRoom",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    responses(
+        (status = 200, description = "Deleted", body = doc::Envelope<doc::RoomGoneData>,
+            example = json!({"status": "success", "data": {"message": "Room deleted", "roomId": "0190f5c2-7a4e-7b1d-9c3e-1f2a3b4c5d6e"}})),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn delete(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let admin_id = caller.id.clone();
     request.state.room_actors.ask(&room_id, |reply| RoomMsg::DeleteRoom { admin_id, reply }).await?;
     ApiReply::ok(json!({ "message": "Room deleted", "roomId": room_id }))
+}
+
+/// Join a room by invite code or id
+///
+/// With `{inviteCode}` (a private room's code) or `{roomId}` (a public room).
+/// Joining twice is harmless; a banned user cannot join.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/join",
+    tag = "members",
+    operation_id = "joinRoomByCode",
+    security(("bearer" = [])),
+    request_body = doc::JoinRoomRequest,
+    responses(
+        (status = 200, description = "Joined", body = doc::Envelope<doc::RoomData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn join_by_code(request: ApiRequest) -> Result<ApiReply, Error> {
+    join(request, None).await
+}
+
+/// Join a room
+///
+/// A private room needs `{inviteCode}`; a body `roomId` must repeat the path id.
+/// Joining twice is harmless; a banned user cannot join.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{roomId}/join",
+    tag = "members",
+    operation_id = "joinRoom",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    request_body(content = Option<doc::JoinRoomRequest>, description = "Optional for a public room"),
+    responses(
+        (status = 200, description = "Joined", body = doc::Envelope<doc::RoomData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn join_by_id(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+    join(request, Some(room_id)).await
 }
 
 /// `POST /rooms/:roomId/join` (the path id wins; a body `roomId` must match it) and
@@ -156,7 +334,28 @@ async fn join(mut request: ApiRequest, path_id: Option<String>) -> Result<ApiRep
     ApiReply::ok(json!({ "room": joined.room }))
 }
 
-async fn leave(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// Leave a room
+///
+/// The last admin cannot leave while others remain (400).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{roomId}/leave",
+    tag = "members",
+    operation_id = "leaveRoom",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    responses(
+        (status = 200, description = "Left", body = doc::Envelope<doc::RoomGoneData>,
+            example = json!({"status": "success", "data": {"message": "You left the room", "roomId": "0190f5c2-7a4e-7b1d-9c3e-1f2a3b4c5d6e"}})),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn leave(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let user_id = caller.id.clone();
@@ -164,19 +363,105 @@ async fn leave(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> 
     ApiReply::ok(json!({ "message": "You left the room", "roomId": room_id }))
 }
 
-async fn invite_code(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// A private room's invite code
+///
+/// Admins only; a public room has none (400).
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/{roomId}/invite",
+    tag = "members",
+    operation_id = "getInviteCode",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    responses(
+        (status = 200, description = "The invite code", body = doc::Envelope<doc::InviteCodeData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn invite_code(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let code = request.state.rooms.invite_code(&caller.id, &room_id).await?;
     ApiReply::ok(json!({ "roomId": room_id, "inviteCode": code }))
 }
 
-async fn rotate_invite(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// Rotate the invite code
+///
+/// A new code; the old one stops working. Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{roomId}/invite",
+    tag = "members",
+    operation_id = "rotateInviteCode",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    responses(
+        (status = 200, description = "The new invite code", body = doc::Envelope<doc::InviteCodeData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn rotate_invite(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let admin_id = caller.id.clone();
     let code = request.state.room_actors.ask(&room_id, |reply| RoomMsg::RotateInvite { admin_id, reply }).await?;
     ApiReply::ok(json!({ "roomId": room_id, "inviteCode": code }))
+}
+
+/// Make a member an admin
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{roomId}/members/{userId}/promote",
+    tag = "members",
+    operation_id = "promoteMember",
+    security(("bearer" = [])),
+    params(doc::RoomUserPath),
+    responses(
+        (status = 200, description = "The member's new role", body = doc::Envelope<doc::RoleData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn promote(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
+    set_role(request, room_id, user_id, Role::Admin).await
+}
+
+/// Make an admin a plain member
+///
+/// A room always keeps one admin (400).
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{roomId}/members/{userId}/demote",
+    tag = "members",
+    operation_id = "demoteMember",
+    security(("bearer" = [])),
+    params(doc::RoomUserPath),
+    responses(
+        (status = 200, description = "The member's new role", body = doc::Envelope<doc::RoleData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn demote(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
+    set_role(request, room_id, user_id, Role::Member).await
 }
 
 async fn set_role(request: ApiRequest, room_id: String, user_id: String, role: Role) -> Result<ApiReply, Error> {
@@ -188,7 +473,27 @@ async fn set_role(request: ApiRequest, room_id: String, user_id: String, role: R
     ApiReply::ok(json!({ "roomId": room_id, "userId": user_id, "role": role.as_str() }))
 }
 
-async fn kick(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
+/// Remove a member
+///
+/// A kick: access ends at once; the user may rejoin. Admins only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{roomId}/members/{userId}",
+    tag = "members",
+    operation_id = "kickMember",
+    security(("bearer" = [])),
+    params(doc::RoomUserPath),
+    responses(
+        (status = 200, description = "Removed", body = doc::Envelope<doc::MemberChangeData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn kick(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let user_id = parse_id(&user_id, "user")?;
@@ -197,14 +502,57 @@ async fn kick(request: ApiRequest, room_id: String, user_id: String) -> Result<A
     ApiReply::ok(json!({ "message": "Member removed", "roomId": room_id, "userId": user_id }))
 }
 
-async fn bans(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// The room's bans
+///
+/// Admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/{roomId}/bans",
+    tag = "members",
+    operation_id = "listBans",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    responses(
+        (status = 200, description = "The banned users", body = doc::Envelope<doc::BanListData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn bans(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let bans = request.state.rooms.bans(&caller.id, &room_id).await?;
     ApiReply::ok(json!({ "bans": bans }))
 }
 
-async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
+/// Ban a user
+///
+/// A kick that also keeps the user from rejoining, invite code or not. Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{roomId}/bans",
+    tag = "members",
+    operation_id = "banUser",
+    security(("bearer" = [])),
+    params(doc::RoomPath),
+    request_body = doc::BanRequest,
+    responses(
+        (status = 200, description = "Banned", body = doc::Envelope<doc::MemberChangeData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let form: Form = request.form().await?;
@@ -214,7 +562,27 @@ async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error
     ApiReply::ok(json!({ "message": "User banned", "roomId": room_id, "userId": user_id }))
 }
 
-async fn unban(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
+/// Lift a ban
+///
+/// Admins only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{roomId}/bans/{userId}",
+    tag = "members",
+    operation_id = "unbanUser",
+    security(("bearer" = [])),
+    params(doc::RoomUserPath),
+    responses(
+        (status = 200, description = "Unbanned", body = doc::Envelope<doc::MemberChangeData>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
+pub(super) async fn unban(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
     let caller = request.authenticate().await?;
     let room_id = parse_id(&room_id, "room")?;
     let user_id = parse_id(&user_id, "user")?;

@@ -1,5 +1,6 @@
 //! The web client: `web/` embedded in the binary (nothing to build or fetch at
-//! run time). `/` and `/invite/<code>` serve the page; `/assets/<path>` its files.
+//! run time). `/` and `/invite/<code>` serve the page; `/assets/<path>` its files;
+//! `/api/docs` the page that renders the OpenAPI document.
 //! `RTCHAT_WEB_DIR` serves a folder from disk instead, for working on the client
 //! without rebuilding the server.
 
@@ -35,7 +36,11 @@ pub fn routes() -> BoxedFilter<(Response,)> {
     let assets = warp::path("assets").and(warp::path::tail()).and(warp::get()).and(if_none_match()).map(
         |tail: warp::path::Tail, etag: Option<String>| serve(&format!("assets/{}", tail.as_str()), etag.as_deref()),
     );
-    page.or(assets).unify().boxed()
+    let docs = warp::path!("api" / "docs")
+        .and(warp::get())
+        .and(if_none_match())
+        .map(|etag: Option<String>| serve("api-docs.html", etag.as_deref()));
+    page.or(docs).unify().or(assets).unify().boxed()
 }
 
 fn if_none_match() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {

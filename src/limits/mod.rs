@@ -67,8 +67,16 @@ pub struct Limiter {
     memory: MemoryStore,
     redis: Option<RedisStore>,
     redis_failures: AtomicU64,
+    /// After a Redis failure the in-process counter decides alone until this
+    /// many milliseconds past `epoch`: an outage costs one slow call per
+    /// [`REDIS_RETRY`], not one per request.
+    redis_skip_until_ms: AtomicU64,
+    epoch: std::time::Instant,
     pub rules: Rules,
 }
+
+/// How long the limiter stays off Redis after a failed call.
+pub const REDIS_RETRY: Duration = Duration::from_secs(5);
 
 impl Limiter {
     pub fn new(prefix: &str, redis: Option<RedisStore>, rules: Rules) -> Self {
@@ -77,6 +85,8 @@ impl Limiter {
             memory: MemoryStore::default(),
             redis,
             redis_failures: AtomicU64::new(0),
+            redis_skip_until_ms: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
             rules,
         }
     }
@@ -104,10 +114,13 @@ impl Limiter {
 
     pub async fn hit(&self, rule: &Rule, subject: &str) -> Decision {
         let key = format!("{}:rl:{}:{}", self.prefix, rule.name, subject);
-        let counted = match &self.redis {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let redis = self.redis.as_ref().filter(|_| now_ms >= self.redis_skip_until_ms.load(Ordering::Relaxed));
+        let counted = match redis {
             Some(redis) => match redis.hit(&key, rule.window).await {
                 Ok(counted) => Some(counted),
                 Err(reason) => {
+                    self.redis_skip_until_ms.store(now_ms + REDIS_RETRY.as_millis() as u64, Ordering::Relaxed);
                     let failures = self.redis_failures.fetch_add(1, Ordering::Relaxed) + 1;
                     metrics::counter!(crate::metrics::REDIS_ERRORS).increment(1);
                     // The first failure and then every 100th: an outage must not flood the log.

@@ -164,7 +164,7 @@ impl From<&MessageView> for MessageDeleted {
 
 /// `message_read`: the seed's fields plus the reader's new read position. Also
 /// the answer to `mark_message_read` and `PATCH .../read`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRead {
     pub message_id: String,

@@ -1,7 +1,9 @@
 //! Socket.IO v4 on the default namespace. Authentication happens in a connect
 //! middleware (a refused socket gets a proper `connect_error`), which also starts
-//! the client's Session actor; the connect handler then registers every event
-//! handler before it returns, so events sent right after connecting are never lost.
+//! the client's Session actor and registers every event handler: socketioxide
+//! sends the CONNECT packet before it calls the connect handler, and a client
+//! may emit the moment it reads that packet, so handlers registered in the
+//! connect handler could miss (and never answer) a first event.
 //!
 //! socketioxide runs each handler's future on its own task, so handlers here do
 //! their work in the synchronous part (decode, then a non-blocking cast to the
@@ -81,6 +83,7 @@ async fn authenticate(
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
     let session = state.sessions.start("socketio", user, outbound).await?;
     tracing::info!(transport = "socketio", user = %user_id, socket = %socket.id, "realtime session started");
+    register_handlers(&socket, &session, &user_id);
     socket.extensions.insert(Connected { session, user_id, offsets: offsets(&auth) });
     Ok(())
 }
@@ -102,20 +105,19 @@ pub(crate) fn offsets(auth: &Value) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
-    let Some(connected) = socket.extensions.get::<Connected>() else {
-        // The middleware always stores it; without it there is no session to serve.
-        let _ = socket.clone().disconnect();
-        return std::future::ready(());
-    };
+/// Every client event goes to the session's inbox; the session's end stops it.
+/// Called by the middleware, before the client can know it is connected.
+fn register_handlers(socket: &SocketRef, session: &SessionInbox, user_id: &str) {
     for &name in CLIENT_EVENTS {
-        let session = connected.session.clone();
+        let session = session.clone();
         socket.on(
             name,
             move |socket: SocketRef, TryData(data): TryData<Value>, ack: AckSender, AckWanted(wanted): AckWanted| {
                 let answer: Option<AnswerFn> = wanted.then(|| {
                     Box::new(move |outcome: Result<Answer, Error>| {
-                        let _ = ack.send(&AnswerBody::new(outcome));
+                        if let Err(error) = ack.send(&AnswerBody::new(outcome)) {
+                            tracing::warn!(%error, event = name, "answer not sent");
+                        }
                     }) as AnswerFn
                 });
                 let event = data
@@ -136,13 +138,22 @@ fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
             },
         );
     }
-    let session = connected.session.clone();
-    let user_id = connected.user_id.clone();
+    let session = session.clone();
+    let user_id = user_id.to_string();
     socket.on_disconnect(move |reason: DisconnectReason| {
         tracing::info!(transport = "socketio", user = %user_id, %reason, "realtime session ended");
         session.stop("disconnected");
         std::future::ready(())
     });
+}
+
+/// After the CONNECT packet: the welcome, then the recovery the client asked for.
+fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
+    let Some(connected) = socket.extensions.get::<Connected>() else {
+        // The middleware always stores it; without it there is no session to serve.
+        let _ = socket.clone().disconnect();
+        return std::future::ready(());
+    };
     let welcome = Outgoing::new(ServerEvent::welcome(&connected.user_id));
     if let Some(data) = welcome.socketio_data()
         && let Err(error) = socket.emit(welcome.name(), data)

@@ -60,7 +60,7 @@ struct Counters {
     rows: AtomicU64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreStats {
     /// Transactions committed.

@@ -1,7 +1,7 @@
 //! Messages: durable, per-room gap-free `seq`, idempotent by `clientMsgId`,
 //! edit/soft-delete, history by page or cursor, read positions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -28,18 +28,29 @@ pub struct Sent {
     pub created: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of a room's history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct History {
     pub messages: Vec<MessageView>,
     pub pagination: HistoryPage,
 }
 
-#[derive(Debug, Serialize)]
+/// `page`/`limit` paging answers `OffsetPage`; `before`/`after` cursors answer `CursorPage`.
+// utoipa does not read `rename_all_fields`: each variant says it again.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all_fields = "camelCase", untagged)]
 pub enum HistoryPage {
+    #[schema(rename_all = "camelCase", title = "OffsetPage")]
     Offset { page: i64, limit: i64, total: i64, total_pages: i64 },
-    Cursor { limit: i64, has_more: bool, next_cursor: Option<i64> },
+    #[schema(rename_all = "camelCase", title = "CursorPage")]
+    Cursor {
+        limit: i64,
+        has_more: bool,
+        /// The `seq` to pass as the next `before`/`after`; null when there is no more.
+        #[schema(required = true)]
+        next_cursor: Option<i64>,
+    },
 }
 
 impl MessageService {
@@ -135,6 +146,24 @@ impl MessageService {
         let senders = sender_refs(&mut conn, rows.iter().map(|m| m.sender_id.clone())).await?;
         let messages = rows.iter().map(|m| m.view(sender_ref(&senders, &m.sender_id))).collect();
         Ok(History { messages, pagination })
+    }
+
+    /// Of these senders, the room's members, and of these logins, those not
+    /// revoked, as the database has them now. With several nodes a room's memory
+    /// may lag another node's kick or logout by the bus's latency; the send path
+    /// asks this before storing, so nothing sent after a kick or logout was
+    /// answered is stored.
+    pub async fn still_allowed(
+        &self,
+        room_id: &str,
+        user_ids: &[&str],
+        login_ids: &[&str],
+    ) -> Result<(HashSet<String>, HashSet<String>), Error> {
+        let mut pooled = self.db.get().await?;
+        let mut conn = pooled.conn();
+        let members = members::members_among(&mut conn, room_id, user_ids).await?.into_iter().collect();
+        let logins = db::sessions::active_among(&mut conn, login_ids).await?.into_iter().collect();
+        Ok((members, logins))
     }
 
     /// The `limit` messages stored in the room after `seq`, oldest first, as

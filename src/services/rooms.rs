@@ -16,14 +16,15 @@ pub struct RoomService {
     db: DbPool,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of public rooms (`GET /rooms/public`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub rooms: Vec<T>,
     pub pagination: PageInfo,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     pub page: i64,
@@ -38,10 +39,11 @@ impl PageInfo {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BanView {
     pub user: UserRef,
+    /// The admin's user id.
     pub banned_by: String,
     #[serde(with = "crate::domain::time")]
     pub created_at: chrono::NaiveDateTime,

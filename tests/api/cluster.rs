@@ -292,3 +292,64 @@ async fn wait_for_readiness(app: &TestApp, wanted: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_after_a_kick_or_logout_elsewhere_is_refused_before_the_news_arrives() {
+    let one = spawn!(CLUSTER, generous);
+    // The kick and the logout happen on a node that tells nobody: only the
+    // database knows, as during the bus's latency.
+    let silent = one.spawn_peer(|s| s.cluster.enabled = false).await;
+    let two = one.spawn_peer(|_| {}).await;
+    let admin = one.register("admin").await;
+    let bob = one.register("bob").await;
+    let carol = one.register("carol").await;
+    let room = room_with(&one, &admin, &[&bob, &carol]).await;
+    let mut b = WsClient::connect(&two, &bob.token).await;
+    let mut c = WsClient::connect(&two, &carol.token).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    c.ok("join_room", json!({"roomId": room})).await;
+    b.ok("send_message", json!({"roomId": room, "content": "still a member"})).await;
+
+    let kicked =
+        silent.call("DELETE", &format!("/api/v1/rooms/{room}/members/{}", bob.id), Some(&admin.token), None).await;
+    assert_eq!(kicked.status, StatusCode::OK);
+    let refused = b.call("send_message", json!({"roomId": room, "content": "after the kick"})).await;
+    assert_eq!(refused["code"], "ACCESS_DENIED", "{refused}");
+
+    c.ok("send_message", json!({"roomId": room, "content": "before logout"})).await;
+    assert_eq!(silent.post("/api/v1/auth/logout", Some(&carol.token), json!({})).await.status, StatusCode::OK);
+    let refused = c.call("send_message", json!({"roomId": room, "content": "after logout"})).await;
+    assert_eq!(refused["code"], "INVALID_TOKEN", "{refused}");
+
+    let history = one.get(&format!("/api/v1/rooms/{room}/messages"), Some(&admin.token)).await;
+    let contents: Vec<&str> =
+        history.data()["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(contents.len(), 2, "nothing sent after the kick or the logout was stored: {contents:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_missed_while_the_bus_was_away_is_read_when_it_returns() {
+    let one = spawn!(CLUSTER, generous);
+    let proxy = FaultProxy::start(target_of(&redis_url(), 6379)).await;
+    let two = one.spawn_peer(|s| s.redis.url = proxy.route(&s.redis.url)).await;
+    let admin = one.register("admin").await;
+    let bob = one.register("bob").await;
+    let room = room_with(&one, &admin, &[&bob]).await;
+    let other = room_with(&one, &admin, &[&bob]).await;
+    let mut b = WsClient::connect(&two, &bob.token).await;
+    b.ok("join_room", json!({"roomId": room})).await;
+    b.ok("join_room", json!({"roomId": other})).await;
+
+    proxy.cut();
+    wait_for_readiness(&two, "degraded").await;
+    let kicked =
+        one.call("DELETE", &format!("/api/v1/rooms/{room}/members/{}", bob.id), Some(&admin.token), None).await;
+    assert_eq!(kicked.status, StatusCode::OK);
+    proxy.restore();
+    wait_for_readiness(&two, "ok").await;
+
+    one.sent(&admin, &room, "not for bob").await;
+    one.sent(&admin, &other, "for bob").await;
+    let next = b.event("receive_message").await;
+    assert_eq!(next["content"], "for bob", "the room reloaded its members when the bus returned");
+}

@@ -16,6 +16,7 @@ mod health;
 mod limits;
 mod loadtest;
 mod messages;
+mod openapi;
 mod realtime;
 mod revocation;
 mod room_owner;

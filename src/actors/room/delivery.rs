@@ -127,6 +127,12 @@ impl RoomState {
     /// `everything`, every message after the last delivered (after the bus
     /// (re)connected: what was published meanwhile was lost).
     pub(super) async fn fill(&mut self, everything: bool) {
+        if everything {
+            self.reload_members().await;
+            if self.deleted {
+                return;
+            }
+        }
         self.gap_check_queued = false;
         let target = match (everything, self.order.waiting_for()) {
             (true, _) => None,
@@ -173,6 +179,31 @@ impl RoomState {
             self.deliver(ready);
         }
         self.watch_gap(GAP_WAIT);
+    }
+}
+
+impl RoomState {
+    /// Members and roles as the database has them: after the bus was away (or
+    /// before this node's subscription took), kicks, bans, role changes and
+    /// deletions made elsewhere may not have arrived. Whoever is no longer a
+    /// member stops receiving the room.
+    async fn reload_members(&mut self) {
+        let loaded = match self.services.rooms.load_live(&self.room_id).await {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => return self.room_gone(),
+            Err(error) => {
+                return tracing::warn!(%error, room = %self.room_id, "members could not be reloaded; kept as they were");
+            }
+        };
+        self.members = super::members::Members::new(loaded.members);
+        let gone: Vec<String> = {
+            let subscribers = self.shared.subscribers();
+            subscribers.values().filter(|s| !self.members.contains(&s.user_id)).map(|s| s.user_id.clone()).collect()
+        };
+        for user_id in gone {
+            self.shared.drop_user(&user_id);
+            self.stop_typing(&user_id);
+        }
     }
 }
 

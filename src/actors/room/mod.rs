@@ -58,6 +58,8 @@ pub enum RoomMsg {
     },
     Send {
         user_id: String,
+        /// The login (auth session) it was sent under: refused if revoked meanwhile.
+        login_id: String,
         input: NewMessageInput,
         reply: Reply<Sent>,
     },
@@ -312,7 +314,9 @@ impl RoomState {
                     self.stop_typing(&left.user_id);
                 }
             }
-            RoomMsg::Send { user_id, input, reply } => self.enqueue(myself, user_id, input, reply)?,
+            RoomMsg::Send { user_id, login_id, input, reply } => {
+                self.enqueue(myself, user_id, login_id, input, reply)?
+            }
             RoomMsg::Flush => self.flush().await,
             RoomMsg::Edit { user_id, message_id, content, reply } => {
                 reply.send(self.edit(&user_id, &message_id, &content).await)

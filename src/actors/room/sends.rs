@@ -3,7 +3,7 @@
 //! stored as one batch through the group-commit store; then each stored message
 //! is published in `seq` order and each send answered, in the order received.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ractor::{ActorProcessingErr, ActorRef};
 
@@ -23,6 +23,7 @@ pub const MAX_QUEUED: usize = 8_192;
 
 pub struct QueuedSend {
     pub sender_id: String,
+    pub login_id: String,
     pub input: NewMessageInput,
     pub reply: Reply<Sent>,
 }
@@ -30,6 +31,7 @@ pub struct QueuedSend {
 /// A send of the batch being stored, without its reply.
 struct Send {
     sender_id: String,
+    login_id: String,
     input: NewMessageInput,
 }
 
@@ -57,6 +59,7 @@ impl RoomState {
         &mut self,
         myself: &ActorRef<RoomMsg>,
         sender_id: String,
+        login_id: String,
         input: NewMessageInput,
         reply: Reply<Sent>,
     ) -> Result<(), ActorProcessingErr> {
@@ -64,7 +67,7 @@ impl RoomState {
             reply.send(Err(Error::Unavailable("the room is busy: retry in a moment".into())));
             return Ok(());
         }
-        self.pending.push_back(QueuedSend { sender_id, input, reply });
+        self.pending.push_back(QueuedSend { sender_id, login_id, input, reply });
         if !self.flush_queued {
             self.flush_queued = true;
             myself.cast(RoomMsg::Flush)?;
@@ -83,8 +86,10 @@ impl RoomState {
 
     async fn store_batch(&mut self, queued: Vec<QueuedSend>) {
         // Replies are not `Sync`: they stay out of what is borrowed across awaits.
-        let (batch, replies): (Vec<Send>, Vec<Reply<Sent>>) =
-            queued.into_iter().map(|q| (Send { sender_id: q.sender_id, input: q.input }, q.reply)).unzip();
+        let (batch, replies): (Vec<Send>, Vec<Reply<Sent>>) = queued
+            .into_iter()
+            .map(|q| (Send { sender_id: q.sender_id, login_id: q.login_id, input: q.input }, q.reply))
+            .unzip();
         let (mut slots, mut rows) = self.prepare(&batch, Limit::Count).await;
         let mut stored = self.services.store.store(&self.room_id, std::mem::take(&mut rows)).await;
         if matches!(stored, Err(StoreError::Duplicate)) {
@@ -135,6 +140,14 @@ impl RoomState {
                 return (slots, Vec::new());
             }
         };
+        let allowed = match still_allowed(&self.services, &self.room_id, batch).await {
+            Ok(allowed) => allowed,
+            Err(error) => {
+                let message = error.to_string();
+                let slots = batch.iter().map(|_| Slot::Refused(clone_error(&error, &message))).collect();
+                return (slots, Vec::new());
+            }
+        };
         let now = db::now();
         let mut rows: Vec<MessageRow> = Vec::new();
         let mut slots = Vec::with_capacity(batch.len());
@@ -156,6 +169,18 @@ impl RoomState {
             if let Some(&first) = key.and_then(|key| first_of_key.get(&key)) {
                 slots.push(Slot::SameAs(first));
                 continue;
+            }
+            if let Some((members, logins)) = &allowed {
+                if !logins.contains(queued.login_id.as_str()) {
+                    slots.push(Slot::Refused(Error::InvalidToken("Token has been revoked")));
+                    continue;
+                }
+                if !members.contains(sender) {
+                    // Removed on another node; its news is on the way.
+                    self.members.remove(sender);
+                    slots.push(Slot::Refused(Error::denied("You are not a member of this room")));
+                    continue;
+                }
             }
             if let Err(refused) = self.require_member(sender).await {
                 slots.push(Slot::Refused(refused));
@@ -216,6 +241,25 @@ impl RoomState {
             None => crate::services::rooms::deleted_user(user_id),
         }
     }
+}
+
+/// With other nodes: the batch's senders that are still members and logins
+/// still valid, read from the database (this room's memory may lag another
+/// node's kick or logout by the bus's latency). One query pair per batch;
+/// `None` on a single node, where every such change passes through the room.
+/// (A function, not a method: the room's state is not `Sync` and may not be
+/// borrowed across the await.)
+async fn still_allowed(
+    services: &super::RoomServices,
+    room_id: &str,
+    batch: &[Send],
+) -> Result<Option<(HashSet<String>, HashSet<String>)>, Error> {
+    if services.link.is_none() {
+        return Ok(None);
+    }
+    let users: Vec<&str> = batch.iter().map(|q| q.sender_id.as_str()).collect();
+    let logins: Vec<&str> = batch.iter().map(|q| q.login_id.as_str()).collect();
+    services.messages.still_allowed(room_id, &users, &logins).await.map(Some)
 }
 
 /// Errors are not `Clone` (they may carry causes); a batch refused as a whole
