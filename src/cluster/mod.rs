@@ -22,7 +22,7 @@ pub use bus::{Bus, BusHealth, BusReceiver, Inbound};
 pub use leases::Leases;
 
 use crate::actors::link::ClusterLink;
-use crate::actors::room::sequencer::{Effect, Order};
+use crate::actors::link::{Effect, Order};
 use crate::auth::{Revocation, RevocationSink};
 use crate::domain::views::UserRef;
 use crate::protocol::SharedEvent;

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::actors::room::sequencer::{Effect, Order};
+use crate::actors::link::{Effect, Order};
 use crate::auth::Revocation;
 use crate::domain::views::UserRef;
 

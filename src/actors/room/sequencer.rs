@@ -7,36 +7,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::actors::link::{Effect, Order};
 use crate::protocol::SharedEvent;
-
-/// Where an event stands in its room's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Order {
-    /// A message: delivered after `seq - 1`, once.
-    Seq(i64),
-    /// Any other event: delivered once every message up to this seq has been.
-    After(i64),
-    /// A message delivered again (a retried send whose first publication may
-    /// have been lost): passed on at once; clients drop a seq they have.
-    Replay,
-}
-
-/// What a change of membership does to a room's memory when it is delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-pub enum Effect {
-    /// Joined, or changed role: what the room remembers of them is reloaded.
-    MemberChanged { user_id: String },
-    /// Left, kicked or banned: their sessions stop receiving the room.
-    MemberRemoved { user_id: String },
-    /// Their read position moved (never back).
-    ReadMoved { user_id: String, seq: i64 },
-    /// The room was deleted.
-    RoomDeleted,
-}
 
 /// An event on its way to the room's subscribers.
 #[derive(Debug, Clone)]
