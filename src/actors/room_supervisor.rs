@@ -167,9 +167,14 @@ impl Actor for RoomSupervisor {
             RoomSupervisorMsg::Obtain { room_id, reply } => {
                 // Checked again here: two callers may both have missed the room.
                 let live = state.args.directory.get(&room_id);
+                // A room whose actor just failed is still listed (with its
+                // subscribers) until the failure reaches this mailbox: a request
+                // arriving first starts the new actor with those subscribers,
+                // not with none (the failure then finds it replaced).
+                let shared = state.args.directory.shared(&room_id).unwrap_or_default();
                 let outcome = match live {
                     Some(actor) => Ok(actor),
-                    None => match state.spawn_room(&myself, &room_id, Arc::default()).await {
+                    None => match state.spawn_room(&myself, &room_id, shared).await {
                         Ok(Some(actor)) => Ok(actor),
                         Ok(None) => Err(Error::not_found("Room not found")),
                         Err(error) => Err(error),
