@@ -76,6 +76,8 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// Seconds a client has to send a request's head (then the connection closes).
     pub header_read_timeout_secs: u64,
+    /// Seconds a REST request may take, body upload included (then a 503).
+    pub request_timeout_secs: u64,
     /// Browser origins allowed to call the server from another origin (`*`: any).
     #[serde(default)]
     pub cors_origins: Vec<String>,
@@ -209,6 +211,9 @@ impl Settings {
             return Err(ConfigError(
                 "auth.access_token_ttl_secs and auth.refresh_token_ttl_secs must be positive".into(),
             ));
+        }
+        if self.server.request_timeout_secs == 0 {
+            return Err(ConfigError("server.request_timeout_secs must be at least 1".into()));
         }
         if self.server.header_read_timeout_secs == 0 {
             return Err(ConfigError("server.header_read_timeout_secs must be at least 1".into()));

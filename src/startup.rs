@@ -2,22 +2,21 @@
 //! and wires the services; `run_until_stopped` serves until SIGINT/SIGTERM or a
 //! test's shutdown signal.
 //!
-//! One port for everything: socketioxide takes `/socket.io/*` and passes the rest
-//! to warp; hyper-util serves the combined service with upgrades (warp::serve
-//! cannot).
+//! One port for everything: every request passes the front door
+//! ([`crate::http::front`]: request id, span and access log, CORS, admission),
+//! then socketioxide takes `/socket.io/*` and passes the rest to warp; hyper-util
+//! serves it all with upgrades (warp::serve cannot).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use socketioxide::SocketIo;
-use std::convert::Infallible;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -30,7 +29,7 @@ use crate::auth::{AuthService, RevocationSink};
 use crate::cluster::{Bus, BusReceiver, ClusterRevocations, Inbound, Leases};
 use crate::config::Settings;
 use crate::db::{BackendKind, DbPool, migrations};
-use crate::http::cors::{self, Cors, Decision};
+use crate::http::cors::Cors;
 use crate::http::request::PeerAddr;
 use crate::limits::{Limiter, RedisStore, Rules};
 use crate::services::message_store::MessageStore;
@@ -185,7 +184,11 @@ impl Application {
             .max_payload(state.settings.realtime.max_frame_bytes as u64)
             .max_buffer_size(state.settings.realtime.outbound_queue)
             .connect_timeout(Duration::from_secs(state.settings.realtime.connect_timeout_secs))
-            .build_with_inner_svc(warp::service(routes));
+            .build_with_inner_svc(crate::http::front::with_timeout(
+                warp::service(routes),
+                Duration::from_secs(state.settings.server.request_timeout_secs),
+            ));
+        let front = crate::http::front::service(state.clone(), service);
         crate::realtime::socketio::register(&io);
         let checkpointer = crate::db::checkpoint::spawn(&state.db);
         let expiry_sweeper = state.sessions.registry().spawn_expiry_sweeper();
@@ -213,14 +216,14 @@ impl Application {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let service = service.clone();
-                    let state = state.clone();
-                    let per_request = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-                        request.extensions_mut().insert(PeerAddr(peer));
-                        let service = service.clone();
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(route(state, service, request).await) }
-                    });
+                    // The peer is known per connection; warp's own `addr::remote()`
+                    // is empty when warp runs as a tower service.
+                    let per_request = TowerToHyperService::new(front.clone().map_request(
+                        move |mut request: http::Request<Incoming>| {
+                            request.extensions_mut().insert(PeerAddr(peer));
+                            request
+                        },
+                    ));
                     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), per_request).into_owned();
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
@@ -257,99 +260,6 @@ impl Application {
 /// the limit now in force.
 pub fn raise_open_files_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
-}
-
-type AnyBody = UnsyncBoxBody<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>;
-
-/// Serves one request and writes its access-log line.
-async fn route<S, B>(state: Arc<AppState>, service: S, request: http::Request<Incoming>) -> http::Response<AnyBody>
-where
-    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>,
-    S::Error: std::fmt::Display,
-    B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let response = serve_request(state, service, request).await;
-    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok());
-    crate::http::access_log::record(&method, &path, response.status(), started, request_id);
-    response
-}
-
-/// `/ws` is upgraded here, below warp (to size tungstenite's buffers); everything
-/// else goes to socketioxide, which passes what is not `/socket.io/` to warp.
-async fn serve_request<S, B>(
-    state: Arc<AppState>,
-    service: S,
-    request: http::Request<Incoming>,
-) -> http::Response<AnyBody>
-where
-    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>,
-    S::Error: std::fmt::Display,
-    B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let allowed_origin = match state.cors.decide(request.method(), request.headers()) {
-        Decision::NoOrigin => None,
-        Decision::Allow(origin) => Some(origin),
-        Decision::Preflight(origin) => {
-            let response = cors::preflight_response(origin, request.headers());
-            return response.map(|body| Full::new(bytes::Bytes::from(body)).map_err(Into::into).boxed_unsync());
-        }
-        Decision::Refuse => {
-            let response = crate::http::response::error(&crate::error::Error::denied("Origin not allowed"));
-            return response.map(|body| body.map_err(Into::into).boxed_unsync());
-        }
-    };
-    if let Err(refused) = admit_new_connection(&state, &request).await {
-        let mut response = crate::http::response::error(&refused);
-        if let Some(origin) = allowed_origin {
-            cors::mark_allowed(response.headers_mut(), origin);
-        }
-        return response.map(|body| body.map_err(Into::into).boxed_unsync());
-    }
-    let mut response = if request.uri().path() == crate::realtime::ws::PATH {
-        let response = crate::realtime::ws::upgrade(state, request).await;
-        response.map(|body| body.map_err(Into::into).boxed_unsync())
-    } else {
-        let request = crate::realtime::socketio::detach_upgrade(request);
-        match service.oneshot(request).await {
-            Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
-            Err(error) => {
-                let error = crate::error::Error::internal(format!("service: {error}"));
-                crate::http::response::error(&error).map(|body| body.map_err(Into::into).boxed_unsync())
-            }
-        }
-    };
-    if let Some(origin) = allowed_origin {
-        cors::mark_allowed(response.headers_mut(), origin);
-    }
-    response
-}
-
-/// New realtime connections are counted per client address before anything
-/// else is spent on them: a Socket.IO handshake (no `sid` yet) allocates an
-/// engine.io session that lives until it authenticates or times out, and a `/ws`
-/// upgrade costs a token check. Requests of an open session pass.
-async fn admit_new_connection<B>(state: &AppState, request: &http::Request<B>) -> Result<(), crate::error::Error> {
-    let path = request.uri().path();
-    let query = request.uri().query().unwrap_or_default();
-    let opens_session = (path.starts_with("/socket.io") && !query.split('&').any(|pair| pair.starts_with("sid=")))
-        || path == crate::realtime::ws::PATH;
-    if !opens_session {
-        return Ok(());
-    }
-    let peer = request.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-    let forwarded = state
-        .settings
-        .server
-        .trust_forwarded_for
-        .then(|| crate::http::request::forwarded_client(request.headers()))
-        .flatten();
-    let address = forwarded.or(peer).map(|ip| ip.to_string()).unwrap_or_default();
-    state.limiter.check(&state.limiter.rules.connections_ip, &address).await.map(drop)
 }
 
 async fn termination_signal() {

@@ -358,16 +358,23 @@ export function useServer(options = {}) {
 /** Waits until `check()` returns a truthy value (polling), or throws after `ms`. */
 export async function eventually(check, { ms = DEFAULT_WAIT_MS, every = 100, what = 'condition' } = {}) {
   const deadline = Date.now() + ms;
-  let last;
+  // Both the last answer and the last failure: "last: fetch failed" alone hides
+  // whether the check had been answering (and what) until then.
+  let lastValue;
+  let lastError;
+  let failures = 0;
   for (;;) {
     try {
-      last = await check();
-      if (last) return last;
+      lastValue = await check();
+      if (lastValue) return lastValue;
     } catch (err) {
-      last = err;
+      lastError = err;
+      failures += 1;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what} not met within ${ms} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+      const cause = lastError?.cause ? ` (${lastError.cause.code || lastError.cause.message})` : '';
+      const errors = lastError ? `; ${failures} attempts failed, the last with: ${lastError.message}${cause}` : '';
+      throw new Error(`${what} not met within ${ms} ms (last answer: ${JSON.stringify(lastValue)}${errors})`);
     }
     await new Promise((r) => setTimeout(r, every));
   }

@@ -62,15 +62,45 @@ impl Form {
 }
 
 /// Turns validator's errors into the first failing field's message, in the order
-/// the fields appear in the form (validator keeps them in a map).
-pub fn first_failure(errors: validator::ValidationErrors, order: &[&str]) -> Error {
-    let fields = errors.field_errors();
-    for name in order {
-        if let Some(message) = fields.get(*name).and_then(|list| list.first()).and_then(|e| e.message.clone()) {
-            return Error::InvalidInput(message.into_owned());
+/// the fields appear in the form (validator keeps them in a map). `fields` pairs
+/// each field with the label its messages start with: a rule without a message of
+/// its own (a length) is worded from its parameters ("Username must be at least 3
+/// characters long").
+pub fn first_failure(errors: validator::ValidationErrors, fields: &[(&str, &str)]) -> Error {
+    let by_field = errors.field_errors();
+    for (name, label) in fields {
+        if let Some(error) = by_field.get(*name).and_then(|list| list.first()) {
+            return Error::InvalidInput(message_of(error, label));
         }
     }
     Error::invalid("Invalid request parameters")
+}
+
+fn message_of(error: &validator::ValidationError, label: &str) -> String {
+    if let Some(message) = &error.message {
+        return message.to_string();
+    }
+    let param = |key: &str| error.params.get(key).and_then(Value::as_u64);
+    if error.code == "length" {
+        let count = error.params.get("value").and_then(Value::as_str).map(|value| chars(value) as u64);
+        match (count, param("min"), param("max")) {
+            (Some(count), Some(min), _) if count < min => {
+                let unit = if min == 1 { "character" } else { "characters" };
+                return format!("{label} must be at least {min} {unit} long");
+            }
+            (_, _, Some(max)) => return format!("{label} must be at most {max} characters long"),
+            _ => {}
+        }
+    }
+    if error.code == "range" {
+        let value = error.params.get("value").and_then(Value::as_i64);
+        match (value, error.params.get("min").and_then(Value::as_i64), param("max")) {
+            (Some(value), Some(min), _) if value < min => return format!("{label} must be at least {min}"),
+            (_, _, Some(max)) => return format!("{label} must be at most {max}"),
+            _ => {}
+        }
+    }
+    format!("{label} is invalid")
 }
 
 /// Builds a validation failure carrying its client-facing message.

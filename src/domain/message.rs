@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
-use super::form::{Form, chars, has_stray_control, has_visible};
+use validator::{Validate, ValidationError};
+
+use super::form::{Form, failure, first_failure, has_stray_control, has_visible};
 use crate::error::Error;
 
-pub const MAX_CONTENT: usize = 1000;
-pub const MAX_CLIENT_MSG_ID: usize = 64;
+pub const MAX_CONTENT: u64 = 1000;
+pub const MAX_CLIENT_MSG_ID: u64 = 64;
 pub const MAX_PAGE_SIZE: i64 = 100;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 
@@ -36,43 +38,59 @@ impl MessageType {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Validate)]
 pub struct NewMessageInput {
     /// Trimmed, 1-1000 characters, stored verbatim (no HTML mangling: clients escape).
+    #[validate(length(max = MAX_CONTENT), custom(function = "readable_content"))]
     pub content: String,
     pub message_type: MessageType,
     /// Client-chosen id that makes a retry return the original message.
+    #[validate(length(min = 1, max = MAX_CLIENT_MSG_ID, message = "clientMsgId must be 1-64 characters long"))]
     pub client_msg_id: Option<String>,
 }
 
+/// The order fields appear in forms, with the labels their messages start with.
+const MESSAGE_FIELDS: &[(&str, &str)] = &[("content", "Message content"), ("client_msg_id", "clientMsgId")];
+
 impl NewMessageInput {
     pub fn from_form(form: &Form) -> Result<Self, Error> {
-        let content = checked_content(&form.required_string("content", "Content")?)?;
-        let message_type = match form.string("messageType", "messageType")? {
-            Some(value) => MessageType::parse(&value)?,
-            None => MessageType::Text,
+        let input = Self {
+            content: form.required_string("content", "Content")?.trim().to_string(),
+            message_type: match form.string("messageType", "messageType")? {
+                Some(value) => MessageType::parse(&value)?,
+                None => MessageType::Text,
+            },
+            client_msg_id: form.string("clientMsgId", "clientMsgId")?.map(|id| id.trim().to_string()),
         };
-        let client_msg_id = form.string("clientMsgId", "clientMsgId")?.map(|id| id.trim().to_string());
-        if let Some(id) = &client_msg_id
-            && (id.is_empty() || chars(id) > MAX_CLIENT_MSG_ID)
-        {
-            return Err(Error::invalid("clientMsgId must be 1-64 characters long"));
-        }
-        Ok(Self { content, message_type, client_msg_id })
+        input.validate().map_err(|e| first_failure(e, MESSAGE_FIELDS))?;
+        Ok(input)
     }
 }
 
+/// An edit's new content, checked as a new message's is.
+#[derive(Debug, Validate)]
+struct EditedContent<'a> {
+    #[validate(length(max = MAX_CONTENT), custom(function = "readable_content"))]
+    content: &'a str,
+}
+
+/// Trims, then checks, new content (an edit's).
 pub fn checked_content(raw: &str) -> Result<String, Error> {
-    let content = raw.trim();
+    let edited = EditedContent { content: raw.trim() };
+    edited.validate().map_err(|e| first_failure(e, &MESSAGE_FIELDS[..1]))?;
+    Ok(edited.content.to_string())
+}
+
+/// Something to read: visible text, line breaks and tabs allowed, no other
+/// control characters.
+fn readable_content(content: &str) -> Result<(), ValidationError> {
     if has_stray_control(content, true) {
-        return Err(Error::invalid("Message content must not contain control characters"));
+        return Err(failure("Message content must not contain control characters"));
     }
-    match chars(content) {
-        0 => Err(Error::invalid("Message content cannot be empty")),
-        _ if !has_visible(content) => Err(Error::invalid("Message content cannot be empty")),
-        n if n > MAX_CONTENT => Err(Error::invalid("Message content must be at most 1000 characters long")),
-        _ => Ok(content.to_string()),
+    if !has_visible(content) {
+        return Err(failure("Message content cannot be empty"));
     }
+    Ok(())
 }
 
 /// How a history request pages.
@@ -86,25 +104,37 @@ pub enum HistoryQuery {
     After { seq: i64, limit: i64 },
 }
 
+/// History parameters as numbers, before they are checked.
+#[derive(Debug, Validate)]
+struct HistoryParams {
+    #[validate(range(min = 1, max = MAX_PAGE_SIZE))]
+    limit: Option<i64>,
+    #[validate(range(min = 0))]
+    before: Option<i64>,
+    #[validate(range(min = 0))]
+    after: Option<i64>,
+    #[validate(range(min = 1))]
+    page: Option<i64>,
+}
+
 impl HistoryQuery {
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, Error> {
-        let number = |key: &str, min: i64| -> Result<Option<i64>, Error> {
+        let number = |key: &str| -> Result<Option<i64>, Error> {
             match query.get(key).map(|v| v.trim()) {
                 None | Some("") => Ok(None),
-                Some(raw) => match raw.parse::<i64>() {
-                    Ok(n) if n >= min => Ok(Some(n)),
-                    _ => Err(Error::invalid(format!("{key} must be an integer of at least {min}"))),
-                },
+                Some(raw) => raw.parse().map(Some).map_err(|_| Error::invalid(format!("{key} must be an integer"))),
             }
         };
-        let limit = number("limit", 1)?.unwrap_or(DEFAULT_PAGE_SIZE);
-        if limit > MAX_PAGE_SIZE {
-            return Err(Error::invalid(format!("limit must be at most {MAX_PAGE_SIZE}")));
-        }
-        let before = number("before", 0)?;
-        let after = number("after", 0)?;
-        let page = number("page", 1)?;
-        match (before, after, page) {
+        let params = HistoryParams {
+            limit: number("limit")?,
+            before: number("before")?,
+            after: number("after")?,
+            page: number("page")?,
+        };
+        let order = [("limit", "limit"), ("before", "before"), ("after", "after"), ("page", "page")];
+        params.validate().map_err(|e| first_failure(e, &order))?;
+        let limit = params.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        match (params.before, params.after, params.page) {
             (Some(_), Some(_), _) => Err(Error::invalid("Use either before or after, not both")),
             (Some(seq), None, None) => Ok(Self::Before { seq, limit }),
             (None, Some(seq), None) => Ok(Self::After { seq, limit }),
@@ -145,13 +175,27 @@ mod tests {
         ] {
             assert!(query(bad).is_err(), "{bad:?}");
         }
+        let message = |pairs: &[(&str, &str)]| query(pairs).unwrap_err().to_string();
+        assert_eq!(message(&[("limit", "101")]), "limit must be at most 100");
+        assert_eq!(message(&[("limit", "0")]), "limit must be at least 1");
+        assert_eq!(message(&[("before", "-1")]), "before must be at least 0");
+        assert_eq!(message(&[("page", "abc")]), "page must be an integer");
     }
 
     #[test]
     fn content_is_trimmed_then_checked() {
         assert_eq!(checked_content("  hi  ").unwrap(), "hi");
         assert!(checked_content("   ").is_err());
-        assert!(checked_content(&"x".repeat(1001)).is_err());
+        assert_eq!(
+            checked_content(&"x".repeat(1001)).unwrap_err().to_string(),
+            "Message content must be at most 1000 characters long"
+        );
+        assert_eq!(checked_content("\u{200B}").unwrap_err().to_string(), "Message content cannot be empty");
+        assert_eq!(
+            checked_content("a\u{1b}[31m").unwrap_err().to_string(),
+            "Message content must not contain control characters"
+        );
+        assert_eq!(checked_content("line\nnext").unwrap(), "line\nnext");
         assert_eq!(checked_content("<b>kept</b>").unwrap(), "<b>kept</b>");
     }
 }

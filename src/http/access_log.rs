@@ -1,31 +1,31 @@
-//! One line per HTTP request: method, route, status, latency and request id
-//! (the `x-request-id` the client sees). Ids in the path are folded into the
+//! One line per HTTP request: method, route, status and latency (to the answer's
+//! head), written by the front door's trace layer ([`super::front`]) inside the
+//! request's span, which carries its id (the `x-request-id` the client sees). Ids in the path are folded into the
 //! route (`/api/v1/rooms/:id/messages`), so lines group by route and carry no
 //! user-chosen text. Socket.IO's long-polling requests and probes log at debug:
 //! a polling client makes one every few seconds. Each request also counts in
 //! `rtchat_http_requests_total` and `rtchat_http_request_seconds`.
 
-use std::time::Instant;
+use std::time::Duration;
 
 use http::{Method, StatusCode};
 
-pub fn record(method: &Method, path: &str, status: StatusCode, started: Instant, request_id: Option<&str>) {
+pub fn record(method: &Method, path: &str, status: StatusCode, latency: Duration) {
     // A 404 or 405 path may be anyone's text: counted under one route so that
     // scanners cannot grow the metrics without bound.
     let unmatched = matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED);
     let route = if unmatched { "unmatched".to_string() } else { route_of(path) };
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = latency.as_secs_f64();
     let latency_ms = seconds * 1000.0;
     metrics::histogram!(crate::metrics::HTTP_SECONDS, "method" => method.as_str().to_string(), "route" => route.clone())
         .record(seconds);
     let status_label = status.as_u16().to_string();
     metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method.as_str().to_string(), "route" => route.clone(), "status" => status_label)
         .increment(1);
-    let request_id = request_id.unwrap_or("-");
     if path.starts_with("/socket.io") || path.starts_with("/health") || path == "/metrics" {
-        tracing::debug!(target: "rtchat::access", %method, %route, status = status.as_u16(), latency_ms, request_id);
+        tracing::debug!(target: "rtchat::access", %method, %route, status = status.as_u16(), latency_ms);
     } else {
-        tracing::info!(target: "rtchat::access", %method, %route, status = status.as_u16(), latency_ms, request_id);
+        tracing::info!(target: "rtchat::access", %method, %route, status = status.as_u16(), latency_ms);
     }
 }
 

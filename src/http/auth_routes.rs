@@ -48,13 +48,10 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
     request_body = doc::RegisterRequest,
     responses(
         (status = 201, description = "Registered and logged in", body = doc::Envelope<doc::RegisterData>),
-        (status = 400, response = doc::BadRequest),
         (status = 409, description = "`EXISTING_USER_EMAIL`: the email or username (in any case) is taken", body = doc::ErrorEnvelope,
             example = json!({"status": "error", "code": "EXISTING_USER_EMAIL", "message": "User with this email already exists"})),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::ServiceErrors,
+        doc::BodyErrors,
     ),
 )]
 pub(super) async fn register(mut request: ApiRequest) -> Result<ApiReply, Error> {
@@ -82,13 +79,10 @@ pub(super) async fn register(mut request: ApiRequest) -> Result<ApiReply, Error>
     request_body = doc::LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = doc::Envelope<doc::LoginData>),
-        (status = 400, response = doc::BadRequest),
         (status = 401, description = "`INVALID_PASSWORD`: the same answer for an unknown email and a wrong password", body = doc::ErrorEnvelope,
             example = json!({"status": "error", "code": "INVALID_PASSWORD", "message": "Invalid email or password"})),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::ServiceErrors,
+        doc::BodyErrors,
     ),
 )]
 pub(super) async fn login(mut request: ApiRequest) -> Result<ApiReply, Error> {
@@ -117,9 +111,7 @@ pub(super) async fn login(mut request: ApiRequest) -> Result<ApiReply, Error> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Logged out", body = doc::Envelope<doc::LogoutData>),
-        (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
     ),
 )]
 pub(super) async fn logout(request: ApiRequest) -> Result<ApiReply, Error> {
@@ -141,13 +133,10 @@ pub(super) async fn logout(request: ApiRequest) -> Result<ApiReply, Error> {
     request_body = doc::RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = doc::Envelope<doc::TokenData>),
-        (status = 400, response = doc::BadRequest),
         (status = 401, description = "`INVALID_TOKEN`: unknown, used, expired or revoked refresh token", body = doc::ErrorEnvelope,
             example = json!({"status": "error", "code": "INVALID_TOKEN", "message": "Refresh token has already been used"})),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::ServiceErrors,
+        doc::BodyErrors,
     ),
 )]
 pub(super) async fn refresh(mut request: ApiRequest) -> Result<ApiReply, Error> {
@@ -170,10 +159,8 @@ pub(super) async fn refresh(mut request: ApiRequest) -> Result<ApiReply, Error> 
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's profile", body = doc::Envelope<ProfileView>),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
     ),
 )]
 pub(super) async fn profile(request: ApiRequest) -> Result<ApiReply, Error> {
@@ -196,14 +183,11 @@ pub(super) async fn profile(request: ApiRequest) -> Result<ApiReply, Error> {
     request_body = doc::ProfileUpdateRequest,
     responses(
         (status = 200, description = "The updated profile", body = doc::Envelope<ProfileView>),
-        (status = 400, response = doc::BadRequest),
         (status = 401, description = "`MISSING_AUTH_HEADER` or `INVALID_TOKEN`, or `INVALID_PASSWORD` for a wrong `currentPassword`", body = doc::ErrorEnvelope),
-        (status = 404, response = doc::NotFound),
         (status = 409, description = "`EXISTING_USER_EMAIL`: the new email is taken", body = doc::ErrorEnvelope),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        doc::ServiceErrors,
+        doc::BodyErrors,
     ),
 )]
 pub(super) async fn update_profile(mut request: ApiRequest) -> Result<ApiReply, Error> {

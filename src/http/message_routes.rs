@@ -59,11 +59,8 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
     responses(
         (status = 200, description = "A page of messages", body = doc::Envelope<History>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn history(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -89,16 +86,11 @@ pub(super) async fn history(request: ApiRequest, room_id: String) -> Result<ApiR
     responses(
         (status = 201, description = "Stored, with its `seq`", body = doc::Envelope<doc::MessageData>),
         (status = 200, description = "A retry: the message first stored with this `clientMsgId`", body = doc::Envelope<doc::MessageData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
         (status = 409, description = "`CONFLICT`: the `clientMsgId` was used for a message in another room", body = doc::ErrorEnvelope,
             example = json!({"status": "error", "code": "CONFLICT", "message": "clientMsgId was already used for a message in another room"})),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn send(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -133,14 +125,9 @@ pub(super) async fn send(mut request: ApiRequest, room_id: String) -> Result<Api
     request_body = doc::EditMessageRequest,
     responses(
         (status = 200, description = "The edited message", body = doc::Envelope<doc::MessageData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn edit(mut request: ApiRequest, room_id: String, message_id: String) -> Result<ApiReply, Error> {
@@ -168,11 +155,8 @@ pub(super) async fn edit(mut request: ApiRequest, room_id: String, message_id: S
     responses(
         (status = 200, description = "The deleted message", body = doc::Envelope<doc::DeletedMessageData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn delete(request: ApiRequest, room_id: String, message_id: String) -> Result<ApiReply, Error> {
@@ -199,11 +183,8 @@ pub(super) async fn delete(request: ApiRequest, room_id: String, message_id: Str
     responses(
         (status = 200, description = "The read receipt", body = doc::Envelope<MessageRead>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn mark_read(request: ApiRequest, room_id: String, message_id: String) -> Result<ApiReply, Error> {
@@ -228,11 +209,8 @@ pub(super) async fn mark_read(request: ApiRequest, room_id: String, message_id: 
     responses(
         (status = 200, description = "The members' read positions", body = doc::Envelope<doc::ReadsData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn reads(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {

@@ -4,6 +4,7 @@
 pub mod access_log;
 mod auth_routes;
 pub mod cors;
+pub mod front;
 mod health;
 mod message_routes;
 pub mod openapi;

@@ -11,7 +11,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use tracing::Instrument;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -89,26 +88,16 @@ where
     F: FnOnce(ApiRequest) -> Fut,
     Fut: Future<Output = Result<ApiReply, Error>>,
 {
-    // A request id on every log line of the request, and on the response for
-    // clients to quote.
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", id = %request_id);
-    let handled = async move {
-        let state = request.state.clone();
-        let subject = request.rate_subject();
-        if let Err(refused) = state.limiter.check(&state.limiter.rules.api, &subject).await {
-            return response::error(&refused);
-        }
-        match handler(request).await {
-            Ok(reply) => reply.into_response(),
-            Err(error) => response::error(&error),
-        }
-    };
-    let mut response = handled.instrument(span).await;
-    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+    // The request id and its span come from the front door (`super::front`).
+    let state = request.state.clone();
+    let subject = request.rate_subject();
+    if let Err(refused) = state.limiter.check(&state.limiter.rules.api, &subject).await {
+        return response::error(&refused);
     }
-    response
+    match handler(request).await {
+        Ok(reply) => reply.into_response(),
+        Err(error) => response::error(&error),
+    }
 }
 
 impl ApiRequest {

@@ -94,12 +94,8 @@ pub fn routes(request: BoxedFilter<(ApiRequest,)>) -> BoxedFilter<(Response,)> {
     request_body = doc::CreateRoomRequest,
     responses(
         (status = 201, description = "The new room", body = doc::Envelope<doc::RoomData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
     ),
 )]
 pub(super) async fn create(mut request: ApiRequest) -> Result<ApiReply, Error> {
@@ -121,9 +117,7 @@ pub(super) async fn create(mut request: ApiRequest) -> Result<ApiReply, Error> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's rooms", body = doc::Envelope<doc::RoomListData>),
-        (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
     ),
 )]
 pub(super) async fn list_mine(request: ApiRequest) -> Result<ApiReply, Error> {
@@ -145,9 +139,7 @@ pub(super) async fn list_mine(request: ApiRequest) -> Result<ApiReply, Error> {
     responses(
         (status = 200, description = "A page of public rooms", body = doc::Envelope<Page<PublicRoomView>>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
     ),
 )]
 pub(super) async fn discover(request: ApiRequest) -> Result<ApiReply, Error> {
@@ -178,11 +170,8 @@ pub(super) async fn discover(request: ApiRequest) -> Result<ApiReply, Error> {
     responses(
         (status = 200, description = "The room", body = doc::Envelope<doc::RoomDetailData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn details(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -206,14 +195,9 @@ pub(super) async fn details(request: ApiRequest, room_id: String) -> Result<ApiR
     request_body = doc::UpdateRoomRequest,
     responses(
         (status = 200, description = "The updated room", body = doc::Envelope<doc::RoomData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn update(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -239,11 +223,8 @@ pub(super) async fn update(mut request: ApiRequest, room_id: String) -> Result<A
         (status = 200, description = "Deleted", body = doc::Envelope<doc::RoomGoneData>,
             example = json!({"status": "success", "data": {"message": "Room deleted", "roomId": "0190f5c2-7a4e-7b1d-9c3e-1f2a3b4c5d6e"}})),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn delete(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -267,14 +248,9 @@ pub(super) async fn delete(request: ApiRequest, room_id: String) -> Result<ApiRe
     request_body = doc::JoinRoomRequest,
     responses(
         (status = 200, description = "Joined", body = doc::Envelope<doc::RoomData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn join_by_code(request: ApiRequest) -> Result<ApiReply, Error> {
@@ -295,14 +271,9 @@ pub(super) async fn join_by_code(request: ApiRequest) -> Result<ApiReply, Error>
     request_body(content = Option<doc::JoinRoomRequest>, description = "Optional for a public room"),
     responses(
         (status = 200, description = "Joined", body = doc::Envelope<doc::RoomData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn join_by_id(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -348,11 +319,8 @@ async fn join(mut request: ApiRequest, path_id: Option<String>) -> Result<ApiRep
         (status = 200, description = "Left", body = doc::Envelope<doc::RoomGoneData>,
             example = json!({"status": "success", "data": {"message": "You left the room", "roomId": "0190f5c2-7a4e-7b1d-9c3e-1f2a3b4c5d6e"}})),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn leave(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -376,11 +344,8 @@ pub(super) async fn leave(request: ApiRequest, room_id: String) -> Result<ApiRep
     responses(
         (status = 200, description = "The invite code", body = doc::Envelope<doc::InviteCodeData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn invite_code(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -403,11 +368,8 @@ pub(super) async fn invite_code(request: ApiRequest, room_id: String) -> Result<
     responses(
         (status = 200, description = "The new invite code", body = doc::Envelope<doc::InviteCodeData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn rotate_invite(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -429,11 +391,8 @@ pub(super) async fn rotate_invite(request: ApiRequest, room_id: String) -> Resul
     responses(
         (status = 200, description = "The member's new role", body = doc::Envelope<doc::RoleData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn promote(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
@@ -453,11 +412,8 @@ pub(super) async fn promote(request: ApiRequest, room_id: String, user_id: Strin
     responses(
         (status = 200, description = "The member's new role", body = doc::Envelope<doc::RoleData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn demote(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
@@ -486,11 +442,8 @@ async fn set_role(request: ApiRequest, room_id: String, user_id: String, role: R
     responses(
         (status = 200, description = "Removed", body = doc::Envelope<doc::MemberChangeData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn kick(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {
@@ -515,11 +468,8 @@ pub(super) async fn kick(request: ApiRequest, room_id: String, user_id: String) 
     responses(
         (status = 200, description = "The banned users", body = doc::Envelope<doc::BanListData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn bans(request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -542,14 +492,9 @@ pub(super) async fn bans(request: ApiRequest, room_id: String) -> Result<ApiRepl
     request_body = doc::BanRequest,
     responses(
         (status = 200, description = "Banned", body = doc::Envelope<doc::MemberChangeData>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::BodyErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiReply, Error> {
@@ -575,11 +520,8 @@ pub(super) async fn ban(mut request: ApiRequest, room_id: String) -> Result<ApiR
     responses(
         (status = 200, description = "Unbanned", body = doc::Envelope<doc::MemberChangeData>),
         (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 503, response = doc::Unavailable),
+        doc::CallerErrors,
+        doc::AccessErrors,
     ),
 )]
 pub(super) async fn unban(request: ApiRequest, room_id: String, user_id: String) -> Result<ApiReply, Error> {

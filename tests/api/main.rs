@@ -12,6 +12,7 @@ mod cluster;
 mod envelope;
 mod fault_proxy;
 mod faults;
+mod front;
 mod health;
 mod limits;
 mod loadtest;

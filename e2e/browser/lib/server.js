@@ -117,8 +117,9 @@ export class Server {
     const stale = [];
     for (const file of listFiles(webRoot)) {
       const rel = path.relative(webRoot, file).split(path.sep).join('/');
-      const urlPath = rel === 'index.html' ? '/' : `/${rel}`;
-      if (rel !== 'index.html' && !rel.startsWith('assets/')) continue; // served: index.html and assets/ only
+      const pages = { 'index.html': '/', 'api-docs.html': '/api/docs' };
+      const urlPath = pages[rel] ?? `/${rel}`;
+      if (!(rel in pages) && !rel.startsWith('assets/')) continue; // served: the two pages and assets/ only
       const res = await fetch(`${this.url}${urlPath}`);
       const served = Buffer.from(await res.arrayBuffer());
       if (res.status !== 200 || !served.equals(readFileSync(file))) stale.push(`${urlPath} (HTTP ${res.status})`);

@@ -92,10 +92,14 @@ test('Redis stopped and restarted: local delivery goes on, health says degraded,
   const restartedAt = Date.now();
   t.diagnostic(`Redis was away for ${restartedAt - outageAt} ms`);
   for (const i of [0, 1]) {
+    let answer;
     await eventually(async () => {
-      const r = await cluster.ready(i);
-      return r.status === 'ok' && r.cluster?.bus === 'receiving';
-    }, { ms: 15_000, what: `n${i + 1} /health/ready back to ok, bus receiving` });
+      answer = await cluster.ready(i);
+      return answer.status === 'ok' && answer.cluster?.bus === 'receiving';
+    }, { ms: 15_000, what: `n${i + 1} /health/ready back to ok, bus receiving` }).catch((err) => {
+      const node = cluster.nodes[i];
+      throw new Error(`${err.message}\nlast readiness: ${JSON.stringify(answer)}\nn${i + 1} exited: ${JSON.stringify(node._isExited?.() ?? null)}; its log:\n${node.logTail?.()}`);
+    });
   }
   t.diagnostic(`both buses receiving ${Date.now() - restartedAt} ms after the restart`);
 

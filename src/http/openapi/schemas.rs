@@ -5,7 +5,10 @@
 //! (views, pages, history) use those types, so their schemas follow the code.
 #![allow(dead_code)]
 
-use utoipa::{IntoParams, ToResponse, ToSchema};
+use std::collections::BTreeMap;
+
+use utoipa::openapi::{Ref, RefOr, Response};
+use utoipa::{IntoParams, IntoResponses, ToResponse, ToSchema};
 
 use crate::domain::views::{
     MessageView, ProfileView, ReadPositionView, RoomDetailView, RoomSummaryView, RoomView, UserView,
@@ -136,11 +139,65 @@ pub struct UnsupportedMediaType(ErrorEnvelope);
 )]
 pub struct TooManyRequests(ErrorEnvelope);
 
-/// `UNEXPECTED_ERROR`: the database or another dependency is down or contended;
-/// try again.
+/// `UNEXPECTED_ERROR`: the database or another dependency is down or contended,
+/// or the request took longer than `server.request_timeout_secs`; try again.
 #[derive(ToResponse)]
 #[response(example = json!({"status": "error", "code": "UNEXPECTED_ERROR", "message": "Service temporarily unavailable"}))]
 pub struct Unavailable(ErrorEnvelope);
+
+// ---------------------------------------------------------------------------
+// Sets of the error responses above that routes share, so that each operation
+// lists its own answers and the sets it can fail with, not every status again.
+
+/// What every API route can answer when the server is busy: 429 and 503.
+pub struct ServiceErrors;
+
+/// A route that needs a token: 401, then [`ServiceErrors`].
+pub struct CallerErrors;
+
+/// A route that reads a JSON body: 400, 413 and 415.
+pub struct BodyErrors;
+
+/// A route about a room, member or message the caller may not reach: 403, 404.
+pub struct AccessErrors;
+
+impl IntoResponses for ServiceErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references([("429", TooManyRequests::response().0), ("503", Unavailable::response().0)])
+    }
+}
+
+impl IntoResponses for CallerErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = references([("401", Unauthorized::response().0)]);
+        responses.extend(ServiceErrors::responses());
+        responses
+    }
+}
+
+impl IntoResponses for BodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references([
+            ("400", BadRequest::response().0),
+            ("413", PayloadTooLarge::response().0),
+            ("415", UnsupportedMediaType::response().0),
+        ])
+    }
+}
+
+impl IntoResponses for AccessErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references([("403", Forbidden::response().0), ("404", NotFound::response().0)])
+    }
+}
+
+/// References to `components.responses` by status.
+fn references<const N: usize>(by_status: [(&str, &str); N]) -> BTreeMap<String, RefOr<Response>> {
+    by_status
+        .into_iter()
+        .map(|(status, name)| (status.to_string(), RefOr::Ref(Ref::from_response_name(name))))
+        .collect()
+}
 
 // ---------------------------------------------------------------------------
 // Path and query parameters
