@@ -183,6 +183,8 @@ impl Application {
             .with_state(state.clone())
             .max_payload(state.settings.realtime.max_frame_bytes as u64)
             .max_buffer_size(state.settings.realtime.outbound_queue)
+            // engine.io's default is 4 KiB per websocket; an idle session keeps it.
+            .ws_read_buffer_size(crate::realtime::ws::READ_BUFFER)
             .connect_timeout(Duration::from_secs(state.settings.realtime.connect_timeout_secs))
             .build_with_inner_svc(crate::http::front::with_timeout(
                 warp::service(routes),

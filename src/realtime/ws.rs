@@ -33,7 +33,7 @@ use crate::state::AppState;
 pub const PATH: &str = "/ws";
 /// Room for a typical chat frame (a few hundred bytes). tungstenite grows the
 /// buffer for a larger frame; an idle session keeps only this much.
-const READ_BUFFER: usize = 1024;
+pub const READ_BUFFER: usize = 1024;
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 

@@ -191,6 +191,9 @@ test('through nginx: clients from addresses hashed to different nodes chat over 
   });
   assert.equal(status, 200, 'a same-origin page behind nginx is allowed');
   assert.equal(headers.get('access-control-allow-origin'), cluster.nginx.url);
+  // nginx's request id (32 hex digits, sent as X-Request-Id) is the node's too:
+  // one id ties nginx's log line to the node's. A node's own would be a UUID.
+  assert.match(headers.get('x-request-id') ?? '', /^[0-9a-f]{32}$/, 'the request id nginx made');
 });
 
 /** A fresh member of `room` (registered on n1). */
