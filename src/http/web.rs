@@ -30,17 +30,22 @@ pub fn routes() -> BoxedFilter<(Response,)> {
     let page = warp::path::end()
         .or(warp::path!("invite" / String).map(|_code: String| ()).untuple_one())
         .unify()
-        .and(warp::get())
+        .and(get_or_head())
         .and(if_none_match())
         .map(|etag: Option<String>| serve("index.html", etag.as_deref()));
-    let assets = warp::path("assets").and(warp::path::tail()).and(warp::get()).and(if_none_match()).map(
+    let assets = warp::path("assets").and(warp::path::tail()).and(get_or_head()).and(if_none_match()).map(
         |tail: warp::path::Tail, etag: Option<String>| serve(&format!("assets/{}", tail.as_str()), etag.as_deref()),
     );
     let docs = warp::path!("api" / "docs")
-        .and(warp::get())
+        .and(get_or_head())
         .and(if_none_match())
         .map(|etag: Option<String>| serve("api-docs.html", etag.as_deref()));
     page.or(docs).unify().or(assets).unify().boxed()
+}
+
+/// HEAD answers as GET without the body (hyper drops it): `curl -I`, link checkers.
+fn get_or_head() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::get().or(warp::head()).unify()
 }
 
 fn if_none_match() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {

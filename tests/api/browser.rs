@@ -109,6 +109,14 @@ async fn the_web_client_is_served_at_the_root_and_for_invite_links() {
     assert_eq!(bundle.status(), StatusCode::OK, "socket.io-client ships with the page");
     assert!(bundle.headers()["content-type"].to_str().unwrap().contains("javascript"));
 
+    // HEAD answers as GET, without the body.
+    for path in ["/", "/api/docs", "/assets/vendor/socket.io.min.js"] {
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        assert!(head.headers().contains_key("etag"), "HEAD {path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path} has no body");
+    }
+
     let missing = app.get("/assets/nothing-here.js", None).await;
     missing.assert_error(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND");
     let climbing = app.client.get(app.url("/assets/..%2f..%2fCargo.toml")).send().await.unwrap();
