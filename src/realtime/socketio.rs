@@ -200,13 +200,58 @@ impl Outbound for SocketIoOutbound {
 
     fn close(&self, reason: &'static str) {
         tracing::info!(socket = %self.0.id, reason, "disconnecting socket");
+        let socket = self.0.clone();
+        let first = notice_then_disconnect(&socket, reason, false);
+        if first != Closing::Done {
+            tokio::spawn(close_when_queue_drains(socket, reason, first == Closing::NoticeSent));
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Closing {
+    Done,
+    /// The notice went out but the disconnect packet did not fit.
+    NoticeSent,
+    QueueFull,
+}
+
+/// The `error` notice naming the reason, then the disconnect packet. Both go
+/// through the socket's queue; either may find it full.
+fn notice_then_disconnect(socket: &SocketRef, reason: &'static str, notice_sent: bool) -> Closing {
+    use socketioxide::{SendError, SocketError};
+    if !notice_sent {
         let notice = crate::protocol::server::ErrorEvent {
             message: format!("Disconnected: {reason}"),
             code: "DISCONNECTED",
             retry_after: None,
         };
-        let _ = self.0.emit("error", &notice);
-        let _ = self.0.clone().disconnect();
+        if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit("error", &notice) {
+            return Closing::QueueFull;
+        }
+    }
+    match socket.clone().disconnect() {
+        Err(SocketError::InternalChannelFull) => Closing::NoticeSent,
+        _ => Closing::Done,
+    }
+}
+
+/// socketioxide refuses to disconnect a socket whose queue is full (the very
+/// case of a client dropped for not reading) and leaves it connected: the client
+/// would sit there, connected, receiving nothing from the rooms that dropped it.
+/// So the notice and the disconnect are retried until the queue has room, or the
+/// connection is gone (engine.io's heartbeat ends one that is never read).
+async fn close_when_queue_drains(socket: SocketRef, reason: &'static str, mut notice_sent: bool) {
+    const RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+    const GIVE_UP: std::time::Duration = std::time::Duration::from_secs(120);
+    let started = tokio::time::Instant::now();
+    while socket.connected() && started.elapsed() < GIVE_UP {
+        tokio::time::sleep(RETRY).await;
+        match notice_then_disconnect(&socket, reason, notice_sent) {
+            Closing::Done => return,
+            Closing::NoticeSent => notice_sent = true,
+            Closing::QueueFull => {}
+        }
     }
 }
 

@@ -419,6 +419,76 @@ async fn a_client_that_stops_reading_is_disconnected_without_slowing_the_room() 
     assert!(metrics.contains("rtchat_lagging_sessions_dropped_total"));
 }
 
+/// The same over Socket.IO, where socketioxide refuses to disconnect a socket
+/// whose queue is full (the very case of a client that stopped reading) and used
+/// to leave it connected, silently receiving nothing from the room that dropped
+/// it. Now the client, once it reads again, is told why and disconnected.
+/// (engine.io spoken by hand over a websocket with a 4 KiB receive window.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socketio_client_that_stops_reading_is_told_and_disconnected_once_it_reads_again() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
+        s.limits.messages_max = 100_000;
+        s.limits.api_max = 100_000;
+        s.realtime.outbound_queue = 4;
+        s.realtime.events_per_minute = 100_000;
+    });
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let room = room_of(&app, &alice, &[&bob]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(app.base.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    let url = format!("{}/socket.io/?EIO=4&transport=websocket", app.base.replace("http://", "ws://"));
+    let (mut b, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    async fn next_text<S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin>(
+        socket: &mut S,
+    ) -> Option<String> {
+        loop {
+            match socket.next().await? {
+                Ok(Message::Text(text)) => return Some(text.to_string()),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+    assert!(next_text(&mut b).await.unwrap().starts_with('0'), "engine.io open packet");
+    b.send(Message::text(format!(r#"40{{"token":"{}"}}"#, bob.token))).await.unwrap();
+    while !next_text(&mut b).await.unwrap().starts_with("40") {}
+    b.send(Message::text(format!(r#"420["join_room",{{"roomId":"{room}"}}]"#))).await.unwrap();
+    while !next_text(&mut b).await.unwrap().starts_with("430") {}
+
+    // Bob stops reading; Alice keeps sending until the room drops him.
+    let content = "x".repeat(1000);
+    let tree = |app: &TestApp| app.get("/health/supervisor", Some(OPERATOR_TOKEN));
+    for sent in 1..=3000 {
+        a.ok("send_message", json!({"roomId": room, "content": content})).await;
+        if sent % 50 == 0 && tree(&app).await.body["tree"]["rooms"][0]["sessions"] == 0 {
+            break;
+        }
+    }
+    assert_eq!(tree(&app).await.body["tree"]["rooms"][0]["sessions"], 0, "bob was dropped from the room");
+
+    // Bob reads again: after what was queued, the reason, then the disconnect.
+    let mut told = false;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        while let Some(text) = next_text(&mut b).await {
+            told |= text.starts_with(r#"42["error""#) && text.contains("DISCONNECTED");
+            if text == "41" {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "bob stayed connected, receiving nothing");
+    assert!(told, "the disconnect came without its reason");
+}
+
 /// Sends that arrive while the room is storing earlier ones are stored together
 /// (one transaction per batch): each still gets its own answer, refusals stay
 /// individual, a repeated clientMsgId stores once, and seq stays gap-free.
