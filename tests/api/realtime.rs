@@ -375,17 +375,38 @@ async fn shutdown_tells_connected_clients_to_reconnect() {
     assert!(a.event("__closed").await.is_object());
 }
 
+/// Tiny outbound queues, and limits out of the way of a flood.
+fn slow_readers_dropped_fast(s: &mut rtchat::config::Settings) {
+    s.limits.messages_max = 100_000;
+    s.limits.api_max = 100_000;
+    s.realtime.outbound_queue = 4;
+    s.realtime.events_per_minute = 100_000;
+}
+
+/// `sender` sends 1,000-character messages, each acknowledged, until the room's
+/// only joined session (one that stopped reading) has been dropped.
+async fn send_until_the_room_is_empty(app: &TestApp, sender: &mut WsClient, room: &str) {
+    let content = "x".repeat(1000);
+    let sessions = || async {
+        app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["tree"]["rooms"][0]["sessions"].clone()
+    };
+    let mut sent = 0;
+    while sent < 3000 {
+        sender.ok("send_message", json!({"roomId": room, "content": content})).await;
+        sent += 1;
+        if sent % 50 == 0 && sessions().await == 0 {
+            return;
+        }
+    }
+    assert_eq!(sessions().await, 0, "the reader was not dropped after {sent} messages");
+}
+
 /// A client that stops reading is disconnected and never slows the room: its
 /// tiny receive window fills, then its bounded outbound queue, while the sender's
 /// acks keep coming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_disconnected_without_slowing_the_room() {
-    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
-        s.limits.messages_max = 100_000;
-        s.limits.api_max = 100_000;
-        s.realtime.outbound_queue = 4;
-        s.realtime.events_per_minute = 100_000;
-    });
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, slow_readers_dropped_fast);
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let room = room_of(&app, &alice, &[&bob]).await;
@@ -393,21 +414,7 @@ async fn a_client_that_stops_reading_is_disconnected_without_slowing_the_room() 
     let mut b = WsClient::connect_with_small_window(&app, &bob.token).await;
     b.ok("join_room", json!({"roomId": room})).await;
     // Bob stops reading now. Alice keeps sending; every send is acknowledged.
-    let content = "x".repeat(1000);
-    let mut sent = 0;
-    let tree = |app: &TestApp| app.get("/health/supervisor", Some(OPERATOR_TOKEN));
-    while sent < 3000 {
-        a.ok("send_message", json!({"roomId": room, "content": content})).await;
-        sent += 1;
-        if sent % 100 == 0 {
-            let rooms = tree(&app).await.body["tree"]["rooms"].clone();
-            if rooms[0]["sessions"] == 0 {
-                break;
-            }
-        }
-    }
-    let rooms = tree(&app).await.body["tree"]["rooms"].clone();
-    assert_eq!(rooms[0]["sessions"], 0, "bob was dropped from the room after {sent} messages");
+    send_until_the_room_is_empty(&app, &mut a, &room).await;
     // Bob's connection ends (after whatever it had buffered).
     loop {
         let frame = b.next_frame_or_closed().await;
@@ -428,12 +435,7 @@ async fn a_client_that_stops_reading_is_disconnected_without_slowing_the_room() 
 async fn a_socketio_client_that_stops_reading_is_told_and_disconnected_once_it_reads_again() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
-        s.limits.messages_max = 100_000;
-        s.limits.api_max = 100_000;
-        s.realtime.outbound_queue = 4;
-        s.realtime.events_per_minute = 100_000;
-    });
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, slow_readers_dropped_fast);
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let room = room_of(&app, &alice, &[&bob]).await;
@@ -463,15 +465,7 @@ async fn a_socketio_client_that_stops_reading_is_told_and_disconnected_once_it_r
     while !next_text(&mut b).await.unwrap().starts_with("430") {}
 
     // Bob stops reading; Alice keeps sending until the room drops him.
-    let content = "x".repeat(1000);
-    let tree = |app: &TestApp| app.get("/health/supervisor", Some(OPERATOR_TOKEN));
-    for sent in 1..=3000 {
-        a.ok("send_message", json!({"roomId": room, "content": content})).await;
-        if sent % 50 == 0 && tree(&app).await.body["tree"]["rooms"][0]["sessions"] == 0 {
-            break;
-        }
-    }
-    assert_eq!(tree(&app).await.body["tree"]["rooms"][0]["sessions"], 0, "bob was dropped from the room");
+    send_until_the_room_is_empty(&app, &mut a, &room).await;
 
     // Bob reads again: after what was queued, the reason, then the disconnect.
     let mut told = false;
