@@ -10,22 +10,21 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::FutureExt;
 use rtchat::actors::outbound::{SessionHandle, SessionId};
 use rtchat::actors::room::fanout::fan_out;
 use rtchat::protocol::{Outgoing, ServerEvent};
 use rtchat::realtime::ws::WsOutbound;
 use sample::message;
-use tokio::sync::mpsc;
 
-fn room(size: usize) -> (HashMap<SessionId, SessionHandle>, Vec<mpsc::Receiver<Bytes>>) {
+fn room(size: usize) -> (HashMap<SessionId, SessionHandle>, Vec<Arc<WsOutbound>>) {
     let mut subscribers = HashMap::new();
     let mut queues = Vec::new();
     for id in 0..size as u64 {
-        let (outbound, queue) = WsOutbound::channel(64);
-        subscribers.insert(id, SessionHandle::new(id, format!("user-{id}"), Arc::new(outbound)));
-        queues.push(queue);
+        let outbound = Arc::new(WsOutbound::new(64));
+        subscribers.insert(id, SessionHandle::new(id, format!("user-{id}"), outbound.clone()));
+        queues.push(outbound);
     }
     (subscribers, queues)
 }
@@ -33,7 +32,7 @@ fn room(size: usize) -> (HashMap<SessionId, SessionHandle>, Vec<mpsc::Receiver<B
 fn fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("fan-out receive_message over /ws");
     for size in [10usize, 100, 1000] {
-        let (subscribers, mut queues) = room(size);
+        let (subscribers, queues) = room(size);
         group.throughput(Throughput::Elements(size as u64));
         group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
             let mut seq = 0;
@@ -41,8 +40,8 @@ fn fanout(c: &mut Criterion) {
                 seq += 1;
                 let event = Outgoing::new(ServerEvent::ReceiveMessage(message(seq)));
                 let outcome = fan_out(&subscribers, black_box(&event), None);
-                for queue in &mut queues {
-                    while queue.try_recv().is_ok() {}
+                for queue in &queues {
+                    black_box(queue.outbox().take().now_or_never());
                 }
                 outcome
             })

@@ -6,6 +6,12 @@
 //!       └─ SessionSupervisor ── Session*  (one per connected client)
 //! ```
 //!
+//! Rooms, presence and the supervisors are ractor actors. Sessions are actors
+//! of their own making: a task and one lazily allocating mailbox each
+//! ([`session::inbox`]), because ractor's four channels per actor cost every
+//! idle connection ~5 KB; a session that panics reports to the SessionSupervisor
+//! (`/health/supervisor`) and disconnects its client.
+//!
 //! Transports and REST hold narrow handles: [`rooms::Rooms`] (hand a request to a
 //! room) and [`sessions::Sessions`] (start a client's session); the
 //! [`registry::SessionRegistry`] knows each user's live sessions, ends those of a

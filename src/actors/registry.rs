@@ -8,11 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ractor::ActorRef;
 use tokio::time::Instant;
 
 use super::outbound::SessionId;
-use super::session::SessionMsg;
+use super::session::{SessionInbox, SessionMsg};
 use crate::auth::{Revocation, RevocationSink};
 use crate::error::Error;
 
@@ -54,7 +53,7 @@ struct Live {
     /// The login (auth session) whose token opened it.
     login: String,
     expires: Instant,
-    actor: ActorRef<SessionMsg>,
+    inbox: SessionInbox,
 }
 
 /// Why a session is being ended by the server.
@@ -85,14 +84,7 @@ impl SessionRegistry {
     }
 
     /// Records a started session; it ends when `expires_in` has passed.
-    pub fn register(
-        &self,
-        user_id: &str,
-        id: SessionId,
-        login: &str,
-        expires_in: Duration,
-        actor: ActorRef<SessionMsg>,
-    ) {
+    pub fn register(&self, user_id: &str, id: SessionId, login: &str, expires_in: Duration, inbox: SessionInbox) {
         let now = Instant::now();
         let expires = now + expires_in;
         let mut state = self.state();
@@ -102,7 +94,7 @@ impl SessionRegistry {
             window_started: now,
             window_events: 0,
         });
-        user.sessions.push(Live { id, login: login.to_string(), expires, actor });
+        user.sessions.push(Live { id, login: login.to_string(), expires, inbox });
     }
 
     pub fn unregister(&self, user_id: &str, id: SessionId) {
@@ -143,7 +135,7 @@ impl SessionRegistry {
         let Some(user) = state.users.get(revocation.user_id()) else { return 0 };
         let mut ended = 0;
         for live in user.sessions.iter().filter(|live| revocation.covers(&live.login)) {
-            let _ = live.actor.cast(SessionMsg::End { error: revoked_error(), reason: "token revoked" });
+            live.inbox.cast(SessionMsg::End { error: revoked_error(), reason: "token revoked" });
             ended += 1;
         }
         ended
@@ -159,9 +151,9 @@ impl SessionRegistry {
                 break;
             }
             let ((_, id), user_id) = entry.remove_entry();
-            let actor = state.users.get(&user_id).and_then(|u| u.sessions.iter().find(|l| l.id == id));
-            if let Some(live) = actor {
-                let _ = live.actor.cast(SessionMsg::End { error: expired_error(), reason: "token expired" });
+            let live = state.users.get(&user_id).and_then(|u| u.sessions.iter().find(|l| l.id == id));
+            if let Some(live) = live {
+                live.inbox.cast(SessionMsg::End { error: expired_error(), reason: "token expired" });
                 ended += 1;
             }
         }
@@ -194,6 +186,13 @@ impl SessionRegistry {
         })
     }
 
+    /// Tells every live session on this node the same thing (shutdown).
+    pub fn tell_all(&self, message: impl Fn() -> SessionMsg) {
+        for live in self.state().users.values().flat_map(|user| user.sessions.iter()) {
+            live.inbox.cast(message());
+        }
+    }
+
     /// Sessions open on this node (tests, health).
     pub fn sessions(&self) -> usize {
         self.state().users.values().map(|u| u.sessions.len()).sum()
@@ -211,44 +210,34 @@ impl RevocationSink for SessionRegistry {
 
 #[cfg(test)]
 mod tests {
-    use ractor::{Actor, ActorProcessingErr};
-    use tokio::sync::mpsc;
+    use futures::FutureExt;
 
     use super::*;
+    use crate::actors::session::{Mailbox, inbox};
 
-    /// Stands in for a Session actor: reports every `End` it is told.
-    struct Probe;
+    /// Stands in for a Session: what it is told to end with.
+    struct Ended(Mailbox);
 
-    impl Actor for Probe {
-        type Msg = SessionMsg;
-        type State = mpsc::UnboundedSender<String>;
-        type Arguments = mpsc::UnboundedSender<String>;
-
-        async fn pre_start(
-            &self,
-            _: ActorRef<SessionMsg>,
-            ended: Self::Arguments,
-        ) -> Result<Self::State, ActorProcessingErr> {
-            Ok(ended)
+    impl Ended {
+        async fn recv(&mut self) -> String {
+            loop {
+                if let Some(SessionMsg::End { error, .. }) = self.0.next().await {
+                    return error.to_string();
+                }
+            }
         }
 
-        async fn handle(
-            &self,
-            _: ActorRef<SessionMsg>,
-            message: SessionMsg,
-            ended: &mut Self::State,
-        ) -> Result<(), ActorProcessingErr> {
-            if let SessionMsg::End { error, .. } = message {
-                let _ = ended.send(error.to_string());
+        fn try_recv(&mut self) -> Result<String, ()> {
+            match self.0.next().now_or_never() {
+                Some(Some(SessionMsg::End { error, .. })) => Ok(error.to_string()),
+                _ => Err(()),
             }
-            Ok(())
         }
     }
 
-    async fn probe() -> (ActorRef<SessionMsg>, mpsc::UnboundedReceiver<String>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (actor, _) = Actor::spawn(None, Probe, tx).await.unwrap();
-        (actor, rx)
+    async fn probe() -> (SessionInbox, Ended) {
+        let (inbox, mailbox) = inbox::channel();
+        (inbox, Ended(mailbox))
     }
 
     fn registry() -> SessionRegistry {
@@ -267,13 +256,13 @@ mod tests {
 
         let logout = Revocation::Login { user_id: "alice".into(), session_id: "login-phone".into() };
         assert_eq!(registry.end_revoked(&logout), 1);
-        assert_eq!(phone_ended.recv().await.unwrap(), revoked_error().to_string());
+        assert_eq!(phone_ended.recv().await, revoked_error().to_string());
         assert!(laptop_ended.try_recv().is_err(), "the other login stays");
 
         let password_changed =
             Revocation::OtherLogins { user_id: "alice".into(), keep_session_id: "login-phone".into() };
         assert_eq!(registry.end_revoked(&password_changed), 1);
-        assert_eq!(laptop_ended.recv().await.unwrap(), revoked_error().to_string());
+        assert_eq!(laptop_ended.recv().await, revoked_error().to_string());
         let someone_else = Revocation::Login { user_id: "bob".into(), session_id: "login-phone".into() };
         assert_eq!(registry.end_revoked(&someone_else), 0);
     }
@@ -290,10 +279,10 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(29)).await;
         assert!(early_ended.try_recv().is_err(), "not before its expiry");
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(early_ended.recv().await.unwrap(), expired_error().to_string());
+        assert_eq!(early_ended.recv().await, expired_error().to_string());
         assert!(late_ended.try_recv().is_err());
         tokio::time::sleep(Duration::from_secs(60)).await;
-        assert_eq!(late_ended.recv().await.unwrap(), expired_error().to_string());
+        assert_eq!(late_ended.recv().await, expired_error().to_string());
         sweeper.abort();
     }
 

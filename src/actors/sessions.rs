@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ractor::{Actor, ActorRef};
+use ractor::ActorRef;
 
 use super::outbound::{Outbound, SessionHandle, SessionId};
 use super::registry::SessionRegistry;
-use super::session::{SessionActor, SessionArgs, SessionInbox, SessionMsg, SessionServices};
+use super::session::{self, SessionArgs, SessionInbox, SessionMsg, SessionServices};
 use super::supervisor::TreeMsg;
 use crate::auth::AuthUser;
 use crate::error::Error;
@@ -38,7 +38,7 @@ impl Sessions {
     }
 
     /// Starts a session actor for a connected client.
-    pub async fn start(
+    pub fn start(
         &self,
         transport: &'static str,
         user: AuthUser,
@@ -47,18 +47,13 @@ impl Sessions {
         self.admit(&user)?;
         let id: SessionId = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let handle = SessionHandle::new(id, user.id.clone(), outbound);
-        let args = SessionArgs { transport, services: self.0.services.clone(), user, handle };
-        let (actor, _) = Actor::spawn_linked(None, SessionActor, args, self.0.supervisor.get_cell())
-            .await
-            .map_err(|e| Error::internal(format!("session actor: {e}")))?;
-        Ok(SessionInbox::new(actor))
+        let supervisor = self.0.supervisor.clone();
+        Ok(session::spawn(SessionArgs { transport, services: self.0.services.clone(), user, handle, supervisor }))
     }
 
     /// Tells every connected client the server is going away (they reconnect to
     /// another node and recover with offsets/sync).
     pub fn announce_shutdown(&self) {
-        for child in self.0.supervisor.get_children() {
-            let _ = ActorRef::<SessionMsg>::from(child).cast(SessionMsg::Shutdown);
-        }
+        self.0.services.registry.tell_all(|| SessionMsg::Shutdown);
     }
 }

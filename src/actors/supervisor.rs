@@ -2,7 +2,9 @@
 //! logged and counted (and reported on `/health/supervisor`); rooms have their own
 //! restarting supervisor.
 
+use std::any::Any;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -71,13 +73,35 @@ impl SupervisorStats {
 }
 
 pub enum TreeMsg {
-    Stats { reply: RpcReplyPort<SupervisorStats> },
+    Stats {
+        reply: RpcReplyPort<SupervisorStats>,
+    },
+    /// A child that is not a ractor actor (a session) failed.
+    ChildFailed {
+        child: String,
+        reason: String,
+    },
 }
+
+/// How many children a supervisor has, when they are not ractor actors.
+pub type ChildCount = Arc<dyn Fn() -> usize + Send + Sync>;
 
 /// Root and SessionSupervisor share this behaviour: hold children, never stop
 /// because one of them did, remember failures.
 pub struct Overseer {
     pub name: &'static str,
+    /// Counts the children that are not linked ractor actors (sessions run as
+    /// plain tasks and report their failures with [`TreeMsg::ChildFailed`]).
+    pub children: Option<ChildCount>,
+}
+
+/// What a caught panic says, for the failure log.
+pub fn panic_reason(panic: &(dyn Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_string(),
+        (None, Some(text)) => text.clone(),
+        (None, None) => "panicked".to_string(),
+    }
 }
 
 pub struct OverseerState {
@@ -101,8 +125,10 @@ impl Actor for Overseer {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             TreeMsg::Stats { reply } => {
-                let _ = reply.send(state.failures.stats(myself.get_children().len()));
+                let children = self.children.as_ref().map_or_else(|| myself.get_children().len(), |count| count());
+                let _ = reply.send(state.failures.stats(children));
             }
+            TreeMsg::ChildFailed { child, reason } => state.failures.record(child, reason),
         }
         Ok(())
     }
@@ -118,5 +144,43 @@ impl Actor for Overseer {
             state.failures.record(cell.get_id().to_string(), error.to_string());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ractor::rpc::CallResult;
+
+    use super::*;
+
+    async fn stats(overseer: &ActorRef<TreeMsg>) -> SupervisorStats {
+        match overseer.call(|reply| TreeMsg::Stats { reply }, Some(Duration::from_secs(2))).await.unwrap() {
+            CallResult::Success(stats) => stats,
+            _ => panic!("no stats"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_supervisor_of_tasks_counts_them_and_records_their_failures() {
+        let live = Arc::new(std::sync::atomic::AtomicUsize::new(3));
+        let count = live.clone();
+        let children: ChildCount = Arc::new(move || count.load(std::sync::atomic::Ordering::Relaxed));
+        let (overseer, _) =
+            Actor::spawn(None, Overseer { name: "sessions", children: Some(children) }, ()).await.unwrap();
+        assert_eq!(stats(&overseer).await.children, 3);
+
+        let panic = std::panic::catch_unwind(|| panic!("session 7 broke")).unwrap_err();
+        let reason = panic_reason(panic.as_ref());
+        overseer.cast(TreeMsg::ChildFailed { child: "session 7".into(), reason }).unwrap();
+        live.store(2, std::sync::atomic::Ordering::Relaxed);
+        let after = stats(&overseer).await;
+        assert_eq!((after.children, after.restarts_total), (2, 1));
+        assert_eq!(
+            (after.failures[0].child.as_str(), after.failures[0].reason.as_str()),
+            ("session 7", "session 7 broke")
+        );
+        overseer.stop(None);
     }
 }

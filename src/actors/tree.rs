@@ -49,7 +49,7 @@ impl ActorTree {
     ) -> Result<Self, String> {
         let link: Option<Arc<dyn ClusterLink>> = services.link.clone();
         let spawn_error = |e: ractor::SpawnErr| e.to_string();
-        let (root, _) = Actor::spawn(None, Overseer { name: "root" }, ()).await.map_err(spawn_error)?;
+        let (root, _) = Actor::spawn(None, Overseer { name: "root", children: None }, ()).await.map_err(spawn_error)?;
         let directory = Arc::new(RoomDirectory::default());
         let messages = services.messages.clone();
         let (room_supervisor, _) = Actor::spawn_linked(
@@ -64,9 +64,11 @@ impl ActorTree {
         let presence_args = PresenceArgs { db, sink: Arc::new(rooms.clone()), leases };
         let (presence, _) =
             Actor::spawn_linked(None, Presence, presence_args, root.get_cell()).await.map_err(spawn_error)?;
-        let (session_supervisor, _) =
-            Actor::spawn_linked(None, Overseer { name: "sessions" }, (), root.get_cell()).await.map_err(spawn_error)?;
         let registry = SessionRegistry::new(allowance);
+        let live = registry.clone();
+        let overseer = Overseer { name: "sessions", children: Some(Arc::new(move || live.sessions())) };
+        let (session_supervisor, _) =
+            Actor::spawn_linked(None, overseer, (), root.get_cell()).await.map_err(spawn_error)?;
         let session_services = SessionServices { rooms: rooms.clone(), presence: presence.clone(), messages, registry };
         let sessions = Sessions::new(session_supervisor.clone(), session_services);
         Ok(Self { root, room_supervisor, session_supervisor, presence, rooms, sessions })

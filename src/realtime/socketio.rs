@@ -81,7 +81,7 @@ async fn authenticate(
     state.sessions.admit(&user)?;
     let user_id = user.id.clone();
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
-    let session = state.sessions.start("socketio", user, outbound).await?;
+    let session = state.sessions.start("socketio", user, outbound)?;
     tracing::info!(transport = "socketio", user = %user_id, socket = %socket.id, "realtime session started");
     register_handlers(&socket, &session, &user_id);
     socket.extensions.insert(Connected { session, user_id, offsets: offsets(&auth) });
@@ -142,7 +142,7 @@ fn register_handlers(socket: &SocketRef, session: &SessionInbox, user_id: &str) 
     let user_id = user_id.to_string();
     socket.on_disconnect(move |reason: DisconnectReason| {
         tracing::info!(transport = "socketio", user = %user_id, %reason, "realtime session ended");
-        session.stop("disconnected");
+        session.stop();
         std::future::ready(())
     });
 }

@@ -3,24 +3,26 @@
 //!
 //! Served below warp (hyper upgrade + tokio-tungstenite) to set a 1 KiB read
 //! buffer: tungstenite's 128 KiB default would cost every idle connection ~136 KB.
-//! The writer task writes every frame already queued, then flushes once.
+//! The writer task writes every frame already queued, then flushes once
+//! ([`Outbox`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
+use super::outbox::Outbox;
 use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::SessionInbox;
 use crate::auth::AuthUser;
@@ -92,16 +94,10 @@ type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let (mut sink, mut stream) = socket.split();
-    let (outbound, mut queued) = WsOutbound::channel(state.settings.realtime.outbound_queue);
-    let mut writer_closed = outbound.closed.subscribe();
-    let mut reader_closed = outbound.closed.subscribe();
-    let frames = outbound.frames.clone();
-    let outbound = Arc::new(outbound);
+    let outbound = Arc::new(WsOutbound::new(state.settings.realtime.outbound_queue));
     let user_id = user.id.clone();
-    let welcome = Outgoing::new(ServerEvent::welcome(&user.id));
-    let _ = frames.try_send(welcome.ws_frame());
-    // Boxed so the connection's long-lived future is not sized for the start-up.
-    let session = match Box::pin(state.sessions.start("ws", user, outbound.clone())).await {
+    let _ = outbound.0.push(Outgoing::new(ServerEvent::welcome(&user.id)).ws_frame());
+    let session = match state.sessions.start("ws", user, outbound.clone()) {
         Ok(session) => {
             tracing::info!(transport = "ws", user = %user_id, "realtime session started");
             session
@@ -113,35 +109,11 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
         }
     };
 
-    let mut writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                frame = queued.recv() => {
-                    let Some(frame) = frame else { break };
-                    if sink.feed(text(frame)).await.is_err() {
-                        break;
-                    }
-                    while let Ok(frame) = queued.try_recv() {
-                        if sink.feed(text(frame)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if sink.flush().await.is_err() {
-                        break;
-                    }
-                }
-                _ = writer_closed.changed() => {
-                    // What was queued before the close (a shutdown notice) goes first.
-                    while let Ok(frame) = queued.try_recv() {
-                        if sink.feed(text(frame)).await.is_err() {
-                            return;
-                        }
-                    }
-                    let reason = writer_closed.borrow().unwrap_or("closed");
-                    let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Policy, reason)))).await;
-                    break;
-                }
-            }
+    let mut writer = tokio::spawn({
+        let outbound = outbound.clone();
+        async move {
+            write_all(&outbound.0, &mut sink).await;
+            outbound.0.writer_gone();
         }
     });
 
@@ -151,7 +123,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
                 // Waits while the session's inbox is full: the socket is not read
                 // meanwhile, so a client sending faster than it is served is slowed
                 // by TCP rather than queued in memory.
-                Ok(Message::Text(text)) => dispatch(&session, &frames, text.as_bytes(), &outbound).await,
+                Ok(Message::Text(text)) => dispatch(&session, text.as_bytes(), &outbound).await,
                 Ok(Message::Binary(_)) => {
                     session.send(Err(Error::InvalidJson("Frames must be JSON text".into())), None).await;
                 }
@@ -169,18 +141,38 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     // shutdown) even if the client is still sending.
     tokio::select! {
         _ = reading => {}
-        _ = reader_closed.changed() => {}
+        _ = outbound.0.closed() => {}
     }
     // The server's reason when it closed the connection (lagging, token revoked,
     // shutting down); otherwise the client went.
-    let reason = outbound.closed.borrow().unwrap_or("client disconnected");
+    let reason = outbound.0.closed_reason().unwrap_or("client disconnected");
     tracing::info!(transport = "ws", user = %user_id, reason, "realtime session ended");
-    session.stop("disconnected");
+    session.stop();
     outbound.close("closed");
     // A client that stopped reading cannot take the close frame: the connection is
     // dropped rather than waited on.
     if tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err() {
         writer.abort();
+    }
+}
+
+/// Writes every frame queued, then flushes once, until the connection closes
+/// (after the frames queued before the close: a shutdown notice goes first).
+async fn write_all(outbox: &Outbox, sink: &mut SplitSink<Socket, Message>) {
+    loop {
+        let batch = outbox.take().await;
+        for frame in batch.frames {
+            if sink.feed(text(frame)).await.is_err() {
+                return;
+            }
+        }
+        if let Some(reason) = batch.close {
+            let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Policy, reason)))).await;
+            return;
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
     }
 }
 
@@ -194,17 +186,16 @@ pub(crate) fn parse_frame(raw: &[u8]) -> Result<(String, Value, Option<Value>), 
     Ok((name.to_string(), frame.get("data").cloned().unwrap_or(Value::Null), frame.get("ack").cloned()))
 }
 
-async fn dispatch(session: &SessionInbox, frames: &mpsc::Sender<Bytes>, raw: &[u8], outbound: &Arc<WsOutbound>) {
+async fn dispatch(session: &SessionInbox, raw: &[u8], outbound: &Arc<WsOutbound>) {
     let (name, data, ack) = match parse_frame(raw) {
         Ok(parts) => parts,
         Err(error) => return session.send(Err(error), None).await,
     };
     let answer: Option<AnswerFn> = ack.filter(|a| !a.is_null()).map(|ack| {
-        let frames = frames.clone();
         let outbound = outbound.clone();
         Box::new(move |outcome: Result<Answer, Error>| {
             let frame = AckFrame { ack, data: AnswerBody::new(outcome) };
-            if frames.try_send(Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())).is_err() {
+            if outbound.0.push(Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())).is_err() {
                 outbound.close("lagging");
             }
         }) as AnswerFn
@@ -231,39 +222,26 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
     CloseFrame { code, reason: reason.into() }
 }
 
-/// A `/ws` session's way out: a bounded queue of encoded frames that the
-/// connection's writer drains, and the close signal.
-pub struct WsOutbound {
-    frames: mpsc::Sender<Bytes>,
-    /// Set once, with the reason, when the server closes the connection.
-    closed: watch::Sender<Option<&'static str>>,
-}
+/// A `/ws` session's way out: its connection's [`Outbox`].
+pub struct WsOutbound(Outbox);
 
 impl WsOutbound {
-    /// The outbound and the receiving end of its frame queue (`capacity` frames).
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Bytes>) {
-        let (frames, queued) = mpsc::channel(capacity);
-        let (closed, _) = watch::channel(None);
-        (Self { frames, closed }, queued)
+    /// An outbound whose queue holds at most `capacity` frames.
+    pub fn new(capacity: usize) -> Self {
+        Self(Outbox::new(capacity))
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.0
     }
 }
 
 impl Outbound for WsOutbound {
     fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
-        match self.frames.try_send(event.ws_frame()) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(Lagging),
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
-        }
+        self.0.push(event.ws_frame()).map_err(|_| Lagging)
     }
 
     fn close(&self, reason: &'static str) {
-        self.closed.send_if_modified(|slot| {
-            let first = slot.is_none();
-            if first {
-                *slot = Some(reason);
-            }
-            first
-        });
+        self.0.close(reason);
     }
 }

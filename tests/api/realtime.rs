@@ -310,6 +310,9 @@ async fn a_failed_room_actor_is_restarted_with_its_subscribers(backend: Backend)
     assert_eq!(tree.status, StatusCode::OK);
     assert_eq!(tree.body["tree"]["roomSupervisor"]["restartsTotal"], 1, "{}", tree.body);
     assert!(tree.body["tree"]["roomSupervisor"]["failures"][0]["reason"].as_str().unwrap().contains("operator"));
+    // Sessions are tasks, not linked actors: their supervisor counts them from the registry.
+    assert_eq!(tree.body["tree"]["sessionSupervisor"]["children"], 2, "{}", tree.body);
+    assert_eq!(tree.body["tree"]["sessionSupervisor"]["restartsTotal"], 0, "{}", tree.body);
     // The restarted room is listed with its sessions and nothing waiting on it.
     let listed = &tree.body["tree"]["rooms"][0];
     assert_eq!(

@@ -1,4 +1,5 @@
-//! Session actor: one per connected client, whatever the transport. It takes the
+//! Session actor: one per connected client, whatever the transport, on a task of
+//! its own with a lightweight mailbox ([`inbox`]). It takes the
 //! client's events in order, checks the connection's event budget, and hands
 //! each to the room it concerns with the answer attached: it never waits for a
 //! room to store anything, so a client's sends pipeline into the room's batches
@@ -7,12 +8,13 @@
 //! On stop it leaves its rooms and ends its presence.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use futures::FutureExt;
+use ractor::ActorRef;
 use tracing::Instrument;
 
 use super::outbound::SessionHandle;
@@ -21,6 +23,7 @@ use super::registry::{SessionRegistry, revoked_error};
 use super::reply::Reply;
 use super::room::RoomMsg;
 use super::rooms::Rooms;
+use super::supervisor::{TreeMsg, panic_reason};
 use crate::auth::AuthUser;
 use crate::domain::message::HistoryQuery;
 use crate::error::Error;
@@ -29,32 +32,33 @@ use crate::protocol::{Answer, AnswerFn, ClientEvent, Outgoing};
 use crate::services::MessageService;
 use crate::services::messages::HistoryPage;
 
+pub mod inbox;
+
+pub use inbox::{MAX_QUEUED, Mailbox, SessionInbox};
+
 /// Client events handed to rooms and not yet answered, per session. Past it the
 /// client is told to wait for its answers (its events are refused, not queued).
 pub const MAX_IN_FLIGHT: usize = 256;
 
-/// Client events a transport may queue for its session before it waits
-/// (`/ws` stops reading the socket) or refuses them (Socket.IO answers
-/// `RATE_LIMIT_EXCEEDED`): a client cannot grow the server's memory by sending
-/// faster than its events are handled.
-pub const MAX_QUEUED: usize = 256;
-
 pub enum SessionMsg {
-    Client {
-        event: ClientEvent,
-        answer: Option<AnswerFn>,
-        /// Its place in the session's inbox, given back when it is handled.
-        slot: Option<OwnedSemaphorePermit>,
-    },
+    /// A client event; it holds one of the inbox's places until it is taken.
+    Client { event: ClientEvent, answer: Option<AnswerFn> },
     /// Reconnect recovery: join these rooms and replay what came after each seq.
     Recover { offsets: Vec<(String, i64)> },
     /// A transport-level failure to report (bad frame, unknown event).
-    Refuse { error: Error, answer: Option<AnswerFn>, slot: Option<OwnedSemaphorePermit> },
+    Refuse { error: Error, answer: Option<AnswerFn> },
     /// The login was revoked or the token expired: tell the client why, refuse
     /// whatever it sent meanwhile, and close.
     End { error: Error, reason: &'static str },
     /// The server is going away: tell the client to reconnect elsewhere, then close.
     Shutdown,
+}
+
+impl SessionMsg {
+    /// Client events (and refusals of them) take one of the inbox's places.
+    fn holds_place(&self) -> bool {
+        matches!(self, Self::Client { .. } | Self::Refuse { .. })
+    }
 }
 
 /// What a session needs from the rest of the tree.
@@ -71,6 +75,8 @@ pub struct SessionArgs {
     pub services: SessionServices,
     pub user: AuthUser,
     pub handle: SessionHandle,
+    /// Told when the session fails (a panic while handling a message).
+    pub supervisor: ActorRef<TreeMsg>,
 }
 
 pub struct SessionState {
@@ -84,65 +90,65 @@ pub struct SessionState {
     ended: bool,
 }
 
-pub struct SessionActor;
-
-impl Actor for SessionActor {
-    type Msg = SessionMsg;
-    type State = SessionState;
-    type Arguments = SessionArgs;
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<SessionMsg>,
-        args: SessionArgs,
-    ) -> Result<SessionState, ActorProcessingErr> {
-        let user = &args.user;
-        let expires_in = Duration::from_secs(user.token_expires_at.saturating_sub(crate::auth::jwt::unix_now()));
-        args.services.registry.register(&user.id, args.handle.id, &user.session_id, expires_in, myself);
-        let _ = args.services.presence.cast(PresenceMsg::SessionStarted { user_id: args.user.id.clone() });
-        metrics::gauge!(crate::metrics::SESSIONS, "transport" => args.transport).increment(1.0);
-        Ok(SessionState {
-            transport: args.transport,
-            services: args.services,
-            user: args.user,
-            handle: args.handle,
-            joined: HashSet::new(),
-            in_flight: Arc::default(),
-            ended: false,
-        })
-    }
-
-    async fn post_stop(&self, _: ActorRef<SessionMsg>, state: &mut SessionState) -> Result<(), ActorProcessingErr> {
-        state.services.registry.unregister(&state.user.id, state.handle.id);
-        for room_id in state.joined.drain() {
-            state.services.rooms.unsubscribe(&room_id, state.handle.id);
-        }
-        let _ = state.services.presence.cast(PresenceMsg::SessionEnded { user_id: state.user.id.clone() });
-        metrics::gauge!(crate::metrics::SESSIONS, "transport" => state.transport).decrement(1.0);
-        Ok(())
-    }
-
-    async fn handle(
-        &self,
-        _: ActorRef<SessionMsg>,
-        message: SessionMsg,
-        state: &mut SessionState,
-    ) -> Result<(), ActorProcessingErr> {
-        // Every log line of this event carries the session and user.
-        let span = tracing::info_span!("session", id = state.handle.id, user = %state.user.id);
-        // Boxed: ractor keeps the actor's loop future, sized for its largest state,
-        // for the whole life of the session. Inline, this handler's future (every
-        // event's handling) made each idle session ~6.7 KB heavier; boxed, it is
-        // allocated per message and freed when the message is done.
-        Box::pin(state.on_message(message).instrument(span)).await;
-        Ok(())
-    }
+/// Starts a connected client's session on a task of its own; it runs until
+/// [`SessionInbox::stop`].
+pub fn spawn(args: SessionArgs) -> SessionInbox {
+    let (inbox, mailbox) = inbox::channel();
+    let user = &args.user;
+    let expires_in = Duration::from_secs(user.token_expires_at.saturating_sub(crate::auth::jwt::unix_now()));
+    args.services.registry.register(&user.id, args.handle.id, &user.session_id, expires_in, inbox.clone());
+    let _ = args.services.presence.cast(PresenceMsg::SessionStarted { user_id: user.id.clone() });
+    metrics::gauge!(crate::metrics::SESSIONS, "transport" => args.transport).increment(1.0);
+    let supervisor = args.supervisor;
+    let state = SessionState {
+        transport: args.transport,
+        services: args.services,
+        user: args.user,
+        handle: args.handle,
+        joined: HashSet::new(),
+        in_flight: Arc::default(),
+        ended: false,
+    };
+    tokio::spawn(state.run(mailbox, supervisor));
+    inbox
 }
 
 impl SessionState {
+    /// Handles messages one at a time until stopped. A panic while handling one
+    /// fails the session alone: its supervisor is told, the client disconnected,
+    /// and the session leaves its rooms as on any stop.
+    async fn run(mut self, mut mailbox: Mailbox, supervisor: ActorRef<TreeMsg>) {
+        while let Some(message) = mailbox.next().await {
+            // Every log line of this event carries the session and user.
+            let span = tracing::info_span!("session", id = self.handle.id, user = %self.user.id);
+            // Boxed: the loop's future lives as long as the session, and inline
+            // it would be sized for every event's handling (~6.7 KB per idle
+            // session, measured); boxed, it is allocated per message.
+            let handling = Box::pin(self.on_message(message).instrument(span));
+            if let Err(panic) = AssertUnwindSafe(handling).catch_unwind().await {
+                let reason = panic_reason(panic.as_ref());
+                tracing::error!(supervisor = "sessions", session = self.handle.id, %reason, "session failed");
+                let _ = supervisor.cast(TreeMsg::ChildFailed { child: format!("session {}", self.handle.id), reason });
+                self.handle.close("server error");
+                break;
+            }
+        }
+        self.stopped();
+    }
+
+    /// Leaves the session's rooms and ends its presence.
+    fn stopped(&mut self) {
+        self.services.registry.unregister(&self.user.id, self.handle.id);
+        for room_id in self.joined.drain() {
+            self.services.rooms.unsubscribe(&room_id, self.handle.id);
+        }
+        let _ = self.services.presence.cast(PresenceMsg::SessionEnded { user_id: self.user.id.clone() });
+        metrics::gauge!(crate::metrics::SESSIONS, "transport" => self.transport).decrement(1.0);
+    }
+
     async fn on_message(&mut self, message: SessionMsg) {
         match message {
-            SessionMsg::Client { event, answer, slot: _slot } => {
+            SessionMsg::Client { event, answer } => {
                 let name = event.name();
                 metrics::counter!(crate::metrics::EVENTS_IN, "event" => name).increment(1);
                 let respond = self.responder(name, answer);
@@ -154,7 +160,7 @@ impl SessionState {
                     Err(error) => respond(Err(error)),
                 }
             }
-            SessionMsg::Refuse { error, answer, slot: _slot } => self.responder("invalid", answer)(Err(error)),
+            SessionMsg::Refuse { error, answer } => self.responder("invalid", answer)(Err(error)),
             SessionMsg::End { error, reason } => {
                 if !self.ended {
                     self.ended = true;
@@ -334,128 +340,5 @@ impl SessionState {
             }
         }
         Ok(Answer::Synced { room_id: room_id.to_string(), last_seq: cursor, replayed })
-    }
-}
-
-/// A session as its transport sees it: the actor and the bounded inbox in front
-/// of it ([`MAX_QUEUED`]).
-#[derive(Clone)]
-pub struct SessionInbox {
-    actor: ActorRef<SessionMsg>,
-    room: Arc<Semaphore>,
-}
-
-impl SessionInbox {
-    pub fn new(actor: ActorRef<SessionMsg>) -> Self {
-        Self { actor, room: Arc::new(Semaphore::new(MAX_QUEUED)) }
-    }
-
-    /// Queues a client event, waiting while the inbox is full.
-    pub async fn send(&self, event: Result<ClientEvent, Error>, answer: Option<AnswerFn>) {
-        let Ok(slot) = self.room.clone().acquire_owned().await else { return };
-        let _ = self.actor.cast(message(event, answer, slot));
-    }
-
-    /// Queues a client event, or gives it back with its answer when the inbox is full.
-    pub fn try_send(
-        &self,
-        event: Result<ClientEvent, Error>,
-        answer: Option<AnswerFn>,
-    ) -> Result<(), Option<AnswerFn>> {
-        match self.room.clone().try_acquire_owned() {
-            Ok(slot) => {
-                let _ = self.actor.cast(message(event, answer, slot));
-                Ok(())
-            }
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(answer),
-        }
-    }
-
-    /// Messages from the server itself (recovery) skip the inbox's bound.
-    pub fn cast(&self, message: SessionMsg) {
-        let _ = self.actor.cast(message);
-    }
-
-    pub fn stop(&self, reason: &str) {
-        self.actor.stop(Some(reason.into()));
-    }
-}
-
-fn message(event: Result<ClientEvent, Error>, answer: Option<AnswerFn>, slot: OwnedSemaphorePermit) -> SessionMsg {
-    match event {
-        Ok(event) => SessionMsg::Client { event, answer, slot: Some(slot) },
-        Err(error) => SessionMsg::Refuse { error, answer, slot: Some(slot) },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use ractor::{Actor, ActorProcessingErr, ActorRef};
-    use tokio::sync::{Semaphore, mpsc};
-
-    use super::*;
-
-    /// Stands in for a stalled Session: handles nothing until the gate opens,
-    /// then reports each event handled.
-    struct Stalled;
-
-    impl Actor for Stalled {
-        type Msg = SessionMsg;
-        type State = (Arc<Semaphore>, mpsc::UnboundedSender<()>);
-        type Arguments = Self::State;
-
-        async fn pre_start(
-            &self,
-            _: ActorRef<SessionMsg>,
-            args: Self::State,
-        ) -> Result<Self::State, ActorProcessingErr> {
-            Ok(args)
-        }
-
-        async fn handle(
-            &self,
-            _: ActorRef<SessionMsg>,
-            _: SessionMsg,
-            (gate, handled): &mut Self::State,
-        ) -> Result<(), ActorProcessingErr> {
-            let _ = gate.acquire().await.map(|permit| permit.forget());
-            let _ = handled.send(());
-            Ok(())
-        }
-    }
-
-    fn leave() -> Result<ClientEvent, Error> {
-        Ok(ClientEvent::LeaveRoom { room_id: "r".into() })
-    }
-
-    #[tokio::test]
-    async fn a_stalled_session_takes_a_bounded_number_of_events_then_refuses() {
-        let gate = Arc::new(Semaphore::new(0));
-        let (handled_tx, mut handled) = mpsc::unbounded_channel();
-        let (actor, _) = Actor::spawn(None, Stalled, (gate.clone(), handled_tx)).await.unwrap();
-        let inbox = SessionInbox::new(actor);
-        for _ in 0..MAX_QUEUED {
-            assert!(inbox.try_send(leave(), None).is_ok());
-        }
-        let refused = inbox.try_send(leave(), Some(Box::new(|_| {})));
-        assert!(matches!(refused, Err(Some(_))), "the answer comes back to be refused");
-
-        // `/ws` waits instead: it gets its place once one event is handled.
-        let waiting = tokio::spawn({
-            let inbox = inbox.clone();
-            async move { inbox.send(leave(), None).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "a full inbox makes the reader wait");
-        gate.add_permits(1);
-        handled.recv().await.unwrap();
-        waiting.await.unwrap();
-        gate.add_permits(MAX_QUEUED + 1);
-        for _ in 0..MAX_QUEUED {
-            handled.recv().await.unwrap();
-        }
-        assert!(inbox.try_send(leave(), None).is_ok(), "room again once handled");
     }
 }

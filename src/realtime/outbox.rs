@@ -1,0 +1,167 @@
+//! A `/ws` connection's way out: the encoded frames waiting for its writer,
+//! bounded, and the server's reason when it closes the connection.
+//!
+//! One lock and two wake-ups instead of a tokio channel and a watch: a tokio
+//! channel allocates a 32-slot block when it is made, which every idle
+//! connection kept; this queue holds no buffer while idle (the writer takes
+//! the whole queue at once, and its buffer goes when the batch is written).
+
+use std::collections::VecDeque;
+use std::mem;
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// The queue is full: the client stopped reading.
+#[derive(Debug)]
+pub struct Full;
+
+pub struct Outbox {
+    state: Mutex<State>,
+    wake_writer: Notify,
+    wake_reader: Notify,
+}
+
+struct State {
+    frames: VecDeque<Bytes>,
+    capacity: usize,
+    closed: Option<&'static str>,
+    /// The writer has ended (the peer went): frames are dropped, not queued.
+    writer_gone: bool,
+}
+
+/// What the writer takes at once: every frame queued, and whether to close after them.
+pub struct Batch {
+    pub frames: VecDeque<Bytes>,
+    pub close: Option<&'static str>,
+}
+
+impl Outbox {
+    /// A queue of at most `capacity` frames not yet taken by the writer.
+    pub fn new(capacity: usize) -> Self {
+        let state = State { frames: VecDeque::new(), capacity, closed: None, writer_gone: false };
+        Self { state: Mutex::new(state), wake_writer: Notify::new(), wake_reader: Notify::new() }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a frame for the writer; [`Full`] when the client is not reading.
+    pub fn push(&self, frame: Bytes) -> Result<(), Full> {
+        let mut state = self.state();
+        if state.writer_gone {
+            return Ok(());
+        }
+        if state.frames.len() >= state.capacity {
+            return Err(Full);
+        }
+        state.frames.push_back(frame);
+        drop(state);
+        self.wake_writer.notify_one();
+        Ok(())
+    }
+
+    /// Closes the connection once what is queued is written; the first reason stays.
+    pub fn close(&self, reason: &'static str) {
+        let mut state = self.state();
+        if state.closed.is_some() {
+            return;
+        }
+        state.closed = Some(reason);
+        drop(state);
+        self.wake_writer.notify_one();
+        self.wake_reader.notify_one();
+    }
+
+    /// The server's reason, once it has closed the connection.
+    pub fn closed_reason(&self) -> Option<&'static str> {
+        self.state().closed
+    }
+
+    /// Waits until the server closes the connection (the reader's side).
+    pub async fn closed(&self) {
+        while self.closed_reason().is_none() {
+            self.wake_reader.notified().await;
+        }
+    }
+
+    /// Waits for frames or a close, then takes every frame queued.
+    pub async fn take(&self) -> Batch {
+        loop {
+            {
+                let mut state = self.state();
+                if !state.frames.is_empty() || state.closed.is_some() {
+                    return Batch { frames: mem::take(&mut state.frames), close: state.closed };
+                }
+            }
+            self.wake_writer.notified().await;
+        }
+    }
+
+    /// The writer ended: what is queued, and anything pushed later, is dropped.
+    pub fn writer_gone(&self) {
+        let mut state = self.state();
+        state.writer_gone = true;
+        state.frames = VecDeque::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u8) -> Bytes {
+        Bytes::from(vec![n])
+    }
+
+    #[tokio::test]
+    async fn the_writer_takes_everything_queued_at_once_in_order() {
+        let outbox = Outbox::new(4);
+        for n in 0..3 {
+            outbox.push(frame(n)).unwrap();
+        }
+        let batch = outbox.take().await;
+        assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
+        assert!(batch.close.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_until_the_writer_takes_it() {
+        let outbox = Outbox::new(2);
+        outbox.push(frame(0)).unwrap();
+        outbox.push(frame(1)).unwrap();
+        assert!(outbox.push(frame(2)).is_err(), "the client is not reading");
+        outbox.take().await;
+        outbox.push(frame(2)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_frame_and_for_a_close() {
+        let outbox = std::sync::Arc::new(Outbox::new(2));
+        let writer = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { (outbox.take().await.frames.len(), outbox.take().await.close) }
+        });
+        tokio::task::yield_now().await;
+        outbox.push(frame(0)).unwrap();
+        tokio::task::yield_now().await;
+        outbox.close("lagging");
+        outbox.close("later reasons do not replace the first");
+        assert_eq!(writer.await.unwrap(), (1, Some("lagging")));
+        outbox.closed().await;
+        assert_eq!(outbox.closed_reason(), Some("lagging"));
+    }
+
+    #[tokio::test]
+    async fn frames_after_the_writer_ended_are_dropped() {
+        let outbox = Outbox::new(1);
+        outbox.push(frame(0)).unwrap();
+        outbox.writer_gone();
+        outbox.push(frame(1)).unwrap();
+        outbox.push(frame(2)).unwrap();
+        outbox.close("closed");
+        assert!(outbox.take().await.frames.is_empty());
+    }
+}
