@@ -10,8 +10,9 @@
 //! 3. CORS (ours, not tower-http's: an origin that is not allowed is refused, which
 //!    also guards the websocket upgrades; tower-http's layer only omits headers);
 //! 4. admission of new realtime connections per client address;
-//! 5. dispatch: `/ws` is upgraded here (to size tungstenite's buffers); the rest
-//!    goes to socketioxide, which passes what is not `/socket.io/` to warp behind
+//! 5. dispatch: `/ws`, and Socket.IO websockets opened directly, are upgraded
+//!    here (our own engines, tungstenite's buffers sized); the rest goes to
+//!    socketioxide (Socket.IO polling and upgrades from it), which passes what is not `/socket.io/` to warp behind
 //!    the request timeout (`server.request_timeout_secs`).
 
 use std::convert::Infallible;
@@ -151,6 +152,10 @@ where
         Err(refused) => error_response(&refused),
         Ok(()) if request.uri().path() == crate::realtime::ws::PATH => {
             let response = crate::realtime::ws::upgrade(state, request).await;
+            response.map(|body| body.map_err(Into::into).boxed_unsync())
+        }
+        Ok(()) if crate::realtime::socketio::websocket::is_direct(&request) => {
+            let response = crate::realtime::socketio::websocket::upgrade(state, request);
             response.map(|body| body.map_err(Into::into).boxed_unsync())
         }
         Ok(()) => {

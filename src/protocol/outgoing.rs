@@ -16,6 +16,7 @@ pub struct Outgoing {
     pub dedupe_key: Option<u64>,
     ws_frame: OnceLock<Bytes>,
     socketio_data: OnceLock<Option<Box<RawValue>>>,
+    socketio_frame: OnceLock<Bytes>,
 }
 
 /// An event as made on this node (typed), or as received from another node
@@ -48,6 +49,7 @@ impl Outgoing {
             dedupe_key,
             ws_frame: OnceLock::new(),
             socketio_data: OnceLock::new(),
+            socketio_frame: OnceLock::new(),
         })
     }
 
@@ -61,6 +63,7 @@ impl Outgoing {
             dedupe_key,
             ws_frame: OnceLock::from(Bytes::from(frame)),
             socketio_data: OnceLock::from(Some(data)),
+            socketio_frame: OnceLock::new(),
         }))
     }
 
@@ -107,6 +110,25 @@ impl Outgoing {
             })
             .as_deref()
     }
+
+    /// The whole Socket.IO EVENT packet, `42["name",data]`, as our own websocket
+    /// transport writes it: built on first use and shared by every recipient.
+    /// Empty when the event cannot be encoded.
+    pub fn socketio_frame(&self) -> Bytes {
+        self.socketio_frame
+            .get_or_init(|| match self.socketio_data() {
+                Some(data) => socketio_event_frame(self.name(), data.get()),
+                None => Bytes::new(),
+            })
+            .clone()
+    }
+}
+
+/// A Socket.IO EVENT packet of the main namespace, `42["name",data]`, from the
+/// event's name and its payload's JSON text.
+pub fn socketio_event_frame(name: &str, data: &str) -> Bytes {
+    let name = serde_json::Value::from(name);
+    Bytes::from(format!("42[{name},{data}]"))
 }
 
 #[cfg(test)]
@@ -125,6 +147,10 @@ mod tests {
         let data = event.socketio_data().unwrap();
         assert!(std::ptr::eq(data, event.socketio_data().unwrap()));
         assert_eq!(serde_json::from_str::<serde_json::Value>(data.get()).unwrap(), frame["data"]);
+        let packet = event.socketio_frame();
+        assert_eq!(packet.as_ptr(), event.socketio_frame().as_ptr());
+        let packet: serde_json::Value = serde_json::from_slice(&packet[2..]).unwrap();
+        assert_eq!(packet, serde_json::json!(["typing", frame["data"]]));
     }
 
     #[test]

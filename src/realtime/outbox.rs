@@ -65,9 +65,19 @@ impl Outbox {
 
     /// Closes the connection once what is queued is written; the first reason stays.
     pub fn close(&self, reason: &'static str) {
+        self.close_after(reason, [])
+    }
+
+    /// Closes the connection after what is queued and then `last` (a notice
+    /// saying why), which is queued past the bound: a client dropped for not
+    /// reading is still told, if it ever reads again.
+    pub fn close_after(&self, reason: &'static str, last: impl IntoIterator<Item = Bytes>) {
         let mut state = self.state();
         if state.closed.is_some() {
             return;
+        }
+        if !state.writer_gone {
+            state.frames.extend(last);
         }
         state.closed = Some(reason);
         drop(state);
@@ -152,6 +162,17 @@ mod tests {
         assert_eq!(writer.await.unwrap(), (1, Some("lagging")));
         outbox.closed().await;
         assert_eq!(outbox.closed_reason(), Some("lagging"));
+    }
+
+    #[tokio::test]
+    async fn the_last_frames_before_a_close_pass_a_full_queue() {
+        let outbox = Outbox::new(1);
+        outbox.push(frame(0)).unwrap();
+        outbox.close_after("lagging", [frame(1), frame(2)]);
+        outbox.close_after("twice", [frame(3)]);
+        let batch = outbox.take().await;
+        assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
+        assert_eq!(batch.close, Some("lagging"));
     }
 
     #[tokio::test]

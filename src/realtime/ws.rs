@@ -48,20 +48,31 @@ pub async fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> wa
         Ok(user) => user,
         Err(error) => return response::error(&error),
     };
+    let max = state.settings.realtime.max_frame_bytes;
+    accept(&mut request, max, move |socket| serve(state, user, socket))
+}
+
+/// Answers a websocket upgrade (101) and hands the socket to `serve` once hyper
+/// has upgraded the connection, with tungstenite's read buffer sized for an
+/// idle chat connection and frames capped at `max_frame_bytes`.
+pub(crate) fn accept<F, Fut>(request: &mut Request<Incoming>, max_frame_bytes: usize, serve: F) -> warp::reply::Response
+where
+    F: FnOnce(Socket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return response::error(&Error::invalid("Expected a WebSocket upgrade request"));
     };
-    let upgrading = hyper::upgrade::on(&mut request);
+    let upgrading = hyper::upgrade::on(request);
     tokio::spawn(async move {
         match upgrading.await {
             Ok(upgraded) => {
-                let max = state.settings.realtime.max_frame_bytes;
                 let config = WebSocketConfig::default()
                     .read_buffer_size(READ_BUFFER)
-                    .max_message_size(Some(max))
-                    .max_frame_size(Some(max));
+                    .max_message_size(Some(max_frame_bytes))
+                    .max_frame_size(Some(max_frame_bytes));
                 let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                serve(state, user, socket).await;
+                serve(socket).await;
             }
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
@@ -90,7 +101,7 @@ async fn authenticate(state: &AppState, request: &Request<Incoming>) -> Result<A
     state.auth.authenticate(token).await
 }
 
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+pub(crate) type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
     let (mut sink, mut stream) = socket.split();
@@ -210,7 +221,7 @@ struct AckFrame {
     data: AnswerBody,
 }
 
-fn text(frame: Bytes) -> Message {
+pub(crate) fn text(frame: Bytes) -> Message {
     // Frames are built from serde_json output: valid UTF-8 by construction.
     match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(frame) {
         Ok(text) => Message::Text(text),
@@ -218,7 +229,7 @@ fn text(frame: Bytes) -> Message {
     }
 }
 
-fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+pub(crate) fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
     CloseFrame { code, reason: reason.into() }
 }
 

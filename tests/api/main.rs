@@ -22,5 +22,6 @@ mod realtime;
 mod revocation;
 mod room_owner;
 mod rooms;
+mod socketio_websocket;
 mod tls_proxy;
 mod ws_client;

@@ -1,4 +1,9 @@
-//! Socket.IO v4 on the default namespace. Authentication happens in a connect
+//! Socket.IO v4 on the default namespace, on two engines: websockets opened
+//! directly are served by [`websocket`] (our own, at `/ws`'s cost); polling and
+//! upgrades from polling by socketioxide, below. Both authenticate the CONNECT
+//! the same way ([`ConnectRequest`]) and speak the same events.
+//!
+//! With socketioxide, authentication happens in a connect
 //! middleware (a refused socket gets a proper `connect_error`), which also starts
 //! the client's Session actor and registers every event handler: socketioxide
 //! sends the CONNECT packet before it calls the connect handler, and a client
@@ -21,10 +26,15 @@ use socketioxide::socket::{DisconnectReason, Socket};
 
 use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::{SessionInbox, SessionMsg};
+use crate::auth::AuthUser;
 use crate::auth::jwt::token_from_header;
 use crate::error::Error;
+use crate::protocol::server::ErrorEvent;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
 use crate::state::AppState;
+
+mod packet;
+pub mod websocket;
 
 /// engine.io keeps a websocket's upgrade request (its `Parts`) for the socket's
 /// whole life, and hyper's parsed headers and URI are slices of the connection's
@@ -61,24 +71,70 @@ struct Connected {
     offsets: Vec<(String, i64)>,
 }
 
-/// Token from `auth.token` (what the seed's clients send), else the
-/// `Authorization` header, else a `token` query parameter.
+/// The main namespace, the only one served.
+pub const MAIN_NAMESPACE: &str = "/";
+
+/// What a Socket.IO CONNECT carries for authentication, on either engine.
+pub(crate) struct ConnectRequest<'a> {
+    pub auth: &'a Value,
+    pub headers: &'a http::HeaderMap,
+    pub query: Option<&'a str>,
+}
+
+impl ConnectRequest<'_> {
+    /// Token from `auth.token` (what the seed's clients send), else the
+    /// `Authorization` header, else a `token` query parameter; then whether the
+    /// user may open another session.
+    pub async fn authenticate(&self, state: &AppState) -> Result<AuthUser, Error> {
+        let from_auth = self.auth.get("token").and_then(Value::as_str).map(str::to_owned);
+        let from_header =
+            self.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let from_query =
+            self.query.and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")).map(str::to_owned));
+        let raw = from_auth
+            .or(from_header)
+            .or(from_query)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(Error::MissingAuthHeader)?;
+        let token = token_from_header(&raw).ok_or(Error::InvalidToken("Invalid token"))?;
+        let user = state.auth.authenticate(token).await?;
+        state.sessions.admit(&user)?;
+        Ok(user)
+    }
+}
+
+/// The `error` event a client gets when the server disconnects it, naming why.
+pub(crate) fn disconnect_notice(reason: &str) -> bytes::Bytes {
+    let notice = ErrorEvent { message: format!("Disconnected: {reason}"), code: "DISCONNECTED", retry_after: None };
+    let data = serde_json::to_string(&notice).unwrap_or_else(|_| "{}".into());
+    packet::event("error", &data)
+}
+
+/// Refuses an event because the session's inbox is full (the client sends
+/// faster than its events are handled; refused, not queued, so it cannot grow
+/// the server's memory): its ack says so, or else the returned `error` event.
+#[must_use]
+pub(crate) fn refuse_full(answer: Option<AnswerFn>) -> Option<ErrorEvent> {
+    let refused = Error::RateLimited { retry_after_secs: 1 };
+    match answer {
+        Some(answer) => {
+            answer(Err(refused));
+            None
+        }
+        None => Some(ErrorEvent::from(&refused)),
+    }
+}
+
+/// Authenticates the CONNECT of a socketioxide socket and starts its session.
 async fn authenticate(
     socket: SocketRef,
     TryData(auth): TryData<Value>,
     State(state): State<Arc<AppState>>,
 ) -> Result<(), Error> {
     let auth = auth.unwrap_or(Value::Null);
-    let from_auth = auth.get("token").and_then(Value::as_str).map(str::to_owned);
     let parts = socket.req_parts();
-    let from_header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let from_query =
-        parts.uri.query().and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")).map(str::to_owned));
-    let raw =
-        from_auth.or(from_header).or(from_query).filter(|t| !t.trim().is_empty()).ok_or(Error::MissingAuthHeader)?;
-    let token = token_from_header(&raw).ok_or(Error::InvalidToken("Invalid token"))?;
-    let user = state.auth.authenticate(token).await?;
-    state.sessions.admit(&user)?;
+    let request = ConnectRequest { auth: &auth, headers: &parts.headers, query: parts.uri.query() };
+    let user = request.authenticate(&state).await?;
     let user_id = user.id.clone();
     let outbound = Arc::new(SocketIoOutbound(socket.clone()));
     let session = state.sessions.start("socketio", user, outbound)?;
@@ -123,16 +179,10 @@ fn register_handlers(socket: &SocketRef, session: &SessionInbox, user_id: &str) 
                 let event = data
                     .map_err(|_| Error::InvalidJson("Event data must be JSON".into()))
                     .and_then(|data| ClientEvent::decode(name, data));
-                // A full inbox: the client sends faster than its events are handled.
-                // Refused here, not queued, so it cannot grow the server's memory.
-                if let Err(answer) = session.try_send(event, answer) {
-                    let refused = Error::RateLimited { retry_after_secs: 1 };
-                    match answer {
-                        Some(answer) => answer(Err(refused)),
-                        None => {
-                            let _ = socket.emit("error", &crate::protocol::server::ErrorEvent::from(&refused));
-                        }
-                    }
+                if let Err(answer) = session.try_send(event, answer)
+                    && let Some(notice) = refuse_full(answer)
+                {
+                    let _ = socket.emit("error", &notice);
                 }
                 std::future::ready(())
             },
@@ -221,11 +271,7 @@ enum Closing {
 fn notice_then_disconnect(socket: &SocketRef, reason: &'static str, notice_sent: bool) -> Closing {
     use socketioxide::{SendError, SocketError};
     if !notice_sent {
-        let notice = crate::protocol::server::ErrorEvent {
-            message: format!("Disconnected: {reason}"),
-            code: "DISCONNECTED",
-            retry_after: None,
-        };
+        let notice = ErrorEvent { message: format!("Disconnected: {reason}"), code: "DISCONNECTED", retry_after: None };
         if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit("error", &notice) {
             return Closing::QueueFull;
         }

@@ -1,0 +1,365 @@
+//! Socket.IO over a websocket opened directly (`transports: ['websocket']` in
+//! socket.io-client, and what load testers and most production clients use),
+//! served here rather than by socketioxide, the way `/ws` is: one bounded
+//! [`Outbox`] per connection whose writer writes every packet queued and
+//! flushes once, each event's packet encoded once for all its recipients, and
+//! the heartbeat kept by that writer instead of tasks and channels of its own.
+//! It costs an idle session what `/ws` does (socketioxide's per-socket channels
+//! and tasks cost ~16 KB more: docs/benchmarks.md).
+//!
+//! Polling, and websockets upgraded from polling (they carry a `sid`), stay with
+//! socketioxide ([`super::register`]): a session lives where it started.
+//! Both speak the same events, answers, errors and close notices.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use http::{HeaderMap, Request};
+use hyper::body::Incoming;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::packet::{self, Inbound};
+use super::{ConnectRequest, MAIN_NAMESPACE, disconnect_notice, refuse_full};
+use crate::actors::outbound::{Lagging, Outbound};
+use crate::actors::session::{SessionInbox, SessionMsg};
+use crate::error::Error;
+use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
+use crate::realtime::outbox::Outbox;
+use crate::realtime::ws::{Socket, accept, close_frame, text};
+use crate::state::AppState;
+
+/// engine.io's defaults, which socketioxide serves too.
+const PING_INTERVAL: Duration = Duration::from_secs(25);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A websocket opened straight to Socket.IO: engine.io v4, no `sid` (an upgrade
+/// from polling carries the polling session's `sid` and stays with socketioxide).
+pub fn is_direct<B>(request: &Request<B>) -> bool {
+    let path = request.uri().path();
+    if path != "/socket.io/" && path != "/socket.io" {
+        return false;
+    }
+    let upgrade = request.headers().get(http::header::UPGRADE);
+    if !upgrade.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")) {
+        return false;
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let pairs = || query.split('&');
+    pairs().any(|pair| pair == "EIO=4")
+        && pairs().any(|pair| pair == "transport=websocket")
+        && !pairs().any(|pair| pair.starts_with("sid="))
+}
+
+/// Upgrades; the client authenticates in its CONNECT packet (`auth.token`), or
+/// with the header or query token it opened the websocket with.
+pub fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> warp::reply::Response {
+    let opened_with = OpenedWith::from_request(&request);
+    let max = state.settings.realtime.max_frame_bytes;
+    accept(&mut request, max, move |socket| serve(state, opened_with, socket))
+}
+
+/// What the upgrade request said that the CONNECT packet may rely on.
+struct OpenedWith {
+    headers: HeaderMap,
+    query: Option<String>,
+}
+
+impl OpenedWith {
+    fn from_request<B>(request: &Request<B>) -> Self {
+        // Only what authentication reads: the rest of the request is not kept.
+        let mut headers = HeaderMap::new();
+        if let Some(value) = request.headers().get(http::header::AUTHORIZATION) {
+            headers.insert(http::header::AUTHORIZATION, value.clone());
+        }
+        Self { headers, query: request.uri().query().map(str::to_owned) }
+    }
+}
+
+/// The connection's way out, shared with its session.
+pub struct SocketOutbound {
+    outbox: Outbox,
+    /// Set by the reader when a pong arrives; the writer checks it when the
+    /// ping's time is up.
+    pong: AtomicBool,
+}
+
+impl Outbound for SocketOutbound {
+    fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        let frame = event.socketio_frame();
+        if frame.is_empty() {
+            return Ok(());
+        }
+        self.outbox.push(frame).map_err(|_| Lagging)
+    }
+
+    fn close(&self, reason: &'static str) {
+        tracing::info!(transport = "socketio", reason, "disconnecting socket");
+        self.outbox.close_after(reason, [disconnect_notice(reason), packet::DISCONNECT]);
+    }
+}
+
+async fn serve(state: Arc<AppState>, opened_with: OpenedWith, socket: Socket) {
+    let (mut sink, mut stream) = socket.split();
+    let outbound = Arc::new(SocketOutbound {
+        outbox: Outbox::new(state.settings.realtime.outbound_queue),
+        pong: AtomicBool::new(false),
+    });
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    let max = state.settings.realtime.max_frame_bytes;
+    let open = packet::open(&sid, PING_INTERVAL.as_millis() as u64, PING_TIMEOUT.as_millis() as u64, max);
+    let _ = outbound.outbox.push(open);
+
+    let mut writer = tokio::spawn({
+        let outbound = outbound.clone();
+        async move {
+            write_all(&outbound, &mut sink).await;
+            outbound.outbox.writer_gone();
+        }
+    });
+
+    let mut connection =
+        Connection { state, outbound: outbound.clone(), opened_with: Some(opened_with), session: None };
+    tokio::select! {
+        _ = connection.read(&mut stream) => {}
+        _ = outbound.outbox.closed() => {}
+    }
+    let reason = outbound.outbox.closed_reason().unwrap_or("client disconnected");
+    if let Some(session) = connection.session.take() {
+        tracing::info!(transport = "socketio", user = %session.user_id, reason, "realtime session ended");
+        session.inbox.stop();
+    }
+    outbound.outbox.close("closed");
+    // A client dropped for not reading is told why if it reads again within
+    // the time engine.io gives a silent client (socketioxide's sockets wait as
+    // long); the session is already gone, only the bounded queue waits.
+    if tokio::time::timeout(PING_INTERVAL + PING_TIMEOUT, &mut writer).await.is_err() {
+        writer.abort();
+    }
+}
+
+struct Connection {
+    state: Arc<AppState>,
+    outbound: Arc<SocketOutbound>,
+    /// Until the client has connected to the namespace.
+    opened_with: Option<OpenedWith>,
+    session: Option<Connected>,
+}
+
+struct Connected {
+    inbox: SessionInbox,
+    user_id: String,
+}
+
+impl Connection {
+    /// Reads packets until the client goes, breaks the protocol, or does not
+    /// connect to the namespace within the connect timeout.
+    async fn read(&mut self, stream: &mut futures::stream::SplitStream<Socket>) {
+        let connect_by = Instant::now() + Duration::from_secs(self.state.settings.realtime.connect_timeout_secs);
+        loop {
+            let incoming = if self.session.is_some() {
+                stream.next().await
+            } else {
+                match tokio::time::timeout_at(connect_by, stream.next()).await {
+                    Ok(incoming) => incoming,
+                    Err(_) => return self.outbound.outbox.close("connect timeout"),
+                }
+            };
+            let frame = match incoming {
+                Some(Ok(Message::Text(frame))) => frame,
+                // Binary frames only follow binary packets, which are refused.
+                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Close(_))) | None => return,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "socket.io websocket read ended");
+                    return;
+                }
+            };
+            match packet::decode(frame.as_str()) {
+                Ok(Inbound::Pong) => self.outbound.pong.store(true, Ordering::Release),
+                Ok(Inbound::Ping) => {
+                    let _ = self.outbound.outbox.push(packet::PONG);
+                }
+                Ok(Inbound::Close) => return,
+                Ok(Inbound::Ignored) => {}
+                // Boxed: the connection's future lives as long as the session, and
+                // inline it would be sized for authentication's (database) futures.
+                Ok(Inbound::Connect { namespace, auth }) => Box::pin(self.connect(&namespace, auth)).await,
+                Ok(Inbound::Event { name, data, ack }) => self.event(&name, data, ack),
+                Ok(Inbound::Binary { ack }) => {
+                    let refused = Error::InvalidJson("Binary payloads are not supported".into());
+                    self.dispatch(Err(refused), ack);
+                }
+                Err(packet::Malformed) => {
+                    tracing::debug!("socket.io websocket sent a malformed packet");
+                    return self.outbound.outbox.close("invalid packet");
+                }
+            }
+        }
+    }
+
+    async fn connect(&mut self, namespace: &str, auth: Value) {
+        if namespace != MAIN_NAMESPACE {
+            let _ = self.outbound.outbox.push(packet::connect_error(namespace, "Invalid namespace"));
+            return;
+        }
+        let Some(opened_with) = self.opened_with.as_ref() else { return };
+        let request =
+            ConnectRequest { auth: &auth, headers: &opened_with.headers, query: opened_with.query.as_deref() };
+        let user = match request.authenticate(&self.state).await {
+            Ok(user) => user,
+            Err(error) => {
+                let _ = self.outbound.outbox.push(packet::connect_error(MAIN_NAMESPACE, &error.to_string()));
+                return;
+            }
+        };
+        let user_id = user.id.clone();
+        let inbox = match self.state.sessions.start("socketio", user, self.outbound.clone()) {
+            Ok(inbox) => inbox,
+            Err(error) => {
+                let _ = self.outbound.outbox.push(packet::connect_error(MAIN_NAMESPACE, &error.to_string()));
+                return;
+            }
+        };
+        tracing::info!(transport = "socketio", user = %user_id, "realtime session started");
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let _ = self.outbound.outbox.push(packet::connected(&sid));
+        let _ = self.outbound.outbox.push(Outgoing::new(ServerEvent::welcome(&user_id)).socketio_frame());
+        let offsets = super::offsets(&auth);
+        if !offsets.is_empty() {
+            inbox.cast(SessionMsg::Recover { offsets });
+        }
+        self.opened_with = None;
+        self.session = Some(Connected { inbox, user_id });
+    }
+
+    /// Events before the CONNECT, and events this server does not know, are
+    /// ignored, as socketioxide does for events without a handler.
+    fn event(&self, name: &str, data: Value, ack: Option<u64>) {
+        let Some(&name) = CLIENT_EVENTS.iter().find(|known| **known == name) else { return };
+        self.dispatch(ClientEvent::decode(name, data), ack);
+    }
+
+    fn dispatch(&self, event: Result<ClientEvent, Error>, ack: Option<u64>) {
+        let Some(session) = &self.session else { return };
+        let answer: Option<AnswerFn> = ack.map(|id| {
+            let outbound = self.outbound.clone();
+            Box::new(move |outcome: Result<Answer, Error>| {
+                let answer = serde_json::to_string(&AnswerBody::new(outcome)).unwrap_or_else(|_| "null".into());
+                if outbound.outbox.push(packet::ack(id, &answer)).is_err() {
+                    outbound.close("lagging");
+                }
+            }) as AnswerFn
+        });
+        if let Err(answer) = session.inbox.try_send(event, answer)
+            && let Some(notice) = refuse_full(answer)
+        {
+            let data = serde_json::to_string(&notice).unwrap_or_else(|_| "{}".into());
+            if self.outbound.outbox.push(packet::event("error", &data)).is_err() {
+                self.outbound.close("lagging");
+            }
+        }
+    }
+}
+
+/// Writes every packet queued, then flushes once; keeps the [`Heartbeat`].
+async fn write_all(outbound: &SocketOutbound, sink: &mut SplitSink<Socket, Message>) {
+    let mut heartbeat = Heartbeat::default();
+    let timer = tokio::time::sleep(PING_INTERVAL);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            batch = outbound.outbox.take() => {
+                for frame in batch.frames {
+                    if sink.feed(text(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(reason) = batch.close {
+                    let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Normal, reason)))).await;
+                    return;
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+            () = &mut timer => {
+                let (beat, next) = heartbeat.fire(outbound.pong.swap(false, Ordering::AcqRel));
+                timer.as_mut().reset(Instant::now() + next);
+                match beat {
+                    Beat::Ping => {
+                        if sink.send(text(packet::PING)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Beat::Alive => {}
+                    Beat::Dead => outbound.outbox.close("ping timeout"),
+                }
+            }
+        }
+    }
+}
+
+/// engine.io's heartbeat, the server's side: a ping every [`PING_INTERVAL`],
+/// and a pong back within [`PING_TIMEOUT`] or the connection is dead.
+#[derive(Default)]
+struct Heartbeat {
+    awaiting_pong: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Beat {
+    Ping,
+    Alive,
+    Dead,
+}
+
+impl Heartbeat {
+    /// The timer fired (`pong_seen`: a pong came since it last fired): what to
+    /// do, and how long until it fires again.
+    fn fire(&mut self, pong_seen: bool) -> (Beat, Duration) {
+        if !self.awaiting_pong {
+            self.awaiting_pong = true;
+            return (Beat::Ping, PING_TIMEOUT);
+        }
+        self.awaiting_pong = false;
+        if pong_seen { (Beat::Alive, PING_INTERVAL.saturating_sub(PING_TIMEOUT)) } else { (Beat::Dead, PING_INTERVAL) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ping_every_interval_and_a_pong_within_the_timeout_or_dead() {
+        let mut heartbeat = Heartbeat::default();
+        // An earlier pong does not answer a ping not yet sent.
+        assert_eq!(heartbeat.fire(true), (Beat::Ping, PING_TIMEOUT));
+        assert_eq!(heartbeat.fire(true), (Beat::Alive, PING_INTERVAL - PING_TIMEOUT), "ping to ping: the interval");
+        assert_eq!(heartbeat.fire(false), (Beat::Ping, PING_TIMEOUT));
+        assert_eq!(heartbeat.fire(false).0, Beat::Dead);
+    }
+
+    fn request(uri: &str, upgrade: bool) -> Request<()> {
+        let builder = Request::builder().uri(uri);
+        let builder = if upgrade { builder.header(http::header::UPGRADE, "websocket") } else { builder };
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn only_direct_engineio_v4_websockets_are_served_here() {
+        assert!(is_direct(&request("/socket.io/?EIO=4&transport=websocket", true)));
+        assert!(is_direct(&request("/socket.io/?transport=websocket&EIO=4&t=x", true)));
+        assert!(!is_direct(&request("/socket.io/?EIO=4&transport=websocket&sid=abc", true)), "an upgrade from polling");
+        assert!(!is_direct(&request("/socket.io/?EIO=4&transport=polling", false)));
+        assert!(!is_direct(&request("/socket.io/?EIO=3&transport=websocket", true)), "v3 stays with socketioxide");
+        assert!(!is_direct(&request("/socket.io/?EIO=4&transport=websocket", false)), "not an upgrade");
+        assert!(!is_direct(&request("/ws?EIO=4&transport=websocket", true)));
+    }
+}
