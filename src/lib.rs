@@ -2,7 +2,8 @@
 //! Socket.IO contract.
 //!
 //! Layers, each importing only those below it:
-//! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO, `/ws`)
+//! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO, `/ws`,
+//!   and the per-connection outbox their writers drain)
 //! - actors: [`actors`] (rooms, sessions, presence, supervisors; reached through
 //!   the narrow handles `Rooms` and `Sessions`)
 //! - wiring: [`startup`] (one listener for all transports), [`state`]

@@ -1,6 +1,8 @@
-//! Realtime transports: Socket.IO (`socketio`) and plain WebSocket (`ws`). Both
+//! Realtime transports: Socket.IO (`socketio`: our own engine for websockets
+//! opened directly, socketioxide for polling) and plain WebSocket (`ws`). All
 //! are thin: they authenticate, start a Session actor, decode frames into
-//! `ClientEvent`s and write `ServerEvent`s.
+//! `ClientEvent`s and write `ServerEvent`s; our engines queue them in one
+//! [`outbox::Outbox`] per connection, drained by its writer.
 
 pub mod outbox;
 pub mod socketio;
