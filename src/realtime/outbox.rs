@@ -49,9 +49,11 @@ impl Outbox {
     }
 
     /// Queues a frame for the writer; [`Full`] when the client is not reading.
+    /// Once the connection is closing, frames are dropped.
     pub fn push(&self, frame: Bytes) -> Result<(), Full> {
         let mut state = self.state();
-        if state.writer_gone {
+        // Closing: nothing goes out after the close's own last frames.
+        if state.writer_gone || state.closed.is_some() {
             return Ok(());
         }
         if state.frames.len() >= state.capacity {
@@ -170,6 +172,7 @@ mod tests {
         outbox.push(frame(0)).unwrap();
         outbox.close_after("lagging", [frame(1), frame(2)]);
         outbox.close_after("twice", [frame(3)]);
+        outbox.push(frame(4)).unwrap();
         let batch = outbox.take().await;
         assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
         assert_eq!(batch.close, Some("lagging"));

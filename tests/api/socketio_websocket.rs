@@ -194,3 +194,15 @@ async fn a_disconnect_ends_the_session_and_a_malformed_packet_the_connection() {
     client.send("4x").await;
     until_closed(&mut client).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_gets_a_few_connect_attempts() {
+    let app = spawn!(SQLITE);
+    let (mut client, _) = RawSocketIo::open(&app).await;
+    for _ in 0..5 {
+        client.send(r#"40{"token":"garbage"}"#).await;
+        client.next_starting("44").await;
+    }
+    client.send(r#"40{"token":"garbage"}"#).await;
+    assert_eq!(until_closed(&mut client).await, 0, "closed without another answer");
+}

@@ -107,6 +107,15 @@ impl Mailbox {
     }
 }
 
+/// The session's task is gone (stopped, or failed): nothing more is taken, and
+/// a transport waiting for a place is let go.
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        self.shared.places.close();
+    }
+}
+
 fn client_message(event: Result<ClientEvent, Error>, answer: Option<AnswerFn>) -> SessionMsg {
     match event {
         Ok(event) => SessionMsg::Client { event, answer },
@@ -157,6 +166,13 @@ mod tests {
             mailbox.next().await.unwrap();
         }
         assert!(matches!(mailbox.next().await, Some(SessionMsg::Shutdown)));
+    }
+
+    #[tokio::test]
+    async fn a_failed_sessions_inbox_refuses_events() {
+        let (inbox, mailbox) = channel();
+        drop(mailbox);
+        assert!(inbox.try_send(leave(), Some(Box::new(|_| {}))).is_err(), "its answer comes back to be refused");
     }
 
     #[tokio::test]

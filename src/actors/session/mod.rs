@@ -116,7 +116,7 @@ pub fn spawn(args: SessionArgs) -> SessionInbox {
 impl SessionState {
     /// Handles messages one at a time until stopped. A panic while handling one
     /// fails the session alone: its supervisor is told, the client disconnected,
-    /// and the session leaves its rooms as on any stop.
+    /// and the session leaves its rooms as on any stop (on drop).
     async fn run(mut self, mut mailbox: Mailbox, supervisor: ActorRef<TreeMsg>) {
         while let Some(message) = mailbox.next().await {
             // Every log line of this event carries the session and user.
@@ -133,11 +133,13 @@ impl SessionState {
                 break;
             }
         }
-        self.stopped();
     }
+}
 
-    /// Leaves the session's rooms and ends its presence.
-    fn stopped(&mut self) {
+/// However the session's task ends (stopped, failed, aborted), it leaves its
+/// rooms, its registry entry and its presence.
+impl Drop for SessionState {
+    fn drop(&mut self) {
         self.services.registry.unregister(&self.user.id, self.handle.id);
         for room_id in self.joined.drain() {
             self.services.rooms.unsubscribe(&room_id, self.handle.id);
@@ -145,7 +147,9 @@ impl SessionState {
         let _ = self.services.presence.cast(PresenceMsg::SessionEnded { user_id: self.user.id.clone() });
         metrics::gauge!(crate::metrics::SESSIONS, "transport" => self.transport).decrement(1.0);
     }
+}
 
+impl SessionState {
     async fn on_message(&mut self, message: SessionMsg) {
         match message {
             SessionMsg::Client { event, answer } => {

@@ -37,6 +37,8 @@ use crate::state::AppState;
 /// engine.io's defaults, which socketioxide serves too.
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// CONNECT packets one connection may send before it is closed.
+const MAX_CONNECT_ATTEMPTS: u32 = 5;
 
 /// A websocket opened straight to Socket.IO: engine.io v4, no `sid` (an upgrade
 /// from polling carries the polling session's `sid` and stays with socketioxide).
@@ -123,8 +125,13 @@ async fn serve(state: Arc<AppState>, opened_with: OpenedWith, socket: Socket) {
         }
     });
 
-    let mut connection =
-        Connection { state, outbound: outbound.clone(), opened_with: Some(opened_with), session: None };
+    let mut connection = Connection {
+        state,
+        outbound: outbound.clone(),
+        opened_with: Some(opened_with),
+        connect_attempts: 0,
+        session: None,
+    };
     tokio::select! {
         _ = connection.read(&mut stream) => {}
         _ = outbound.outbox.closed() => {}
@@ -148,6 +155,8 @@ struct Connection {
     outbound: Arc<SocketOutbound>,
     /// Until the client has connected to the namespace.
     opened_with: Option<OpenedWith>,
+    /// Each CONNECT costs a token check: a connection gets a few.
+    connect_attempts: u32,
     session: Option<Connected>,
 }
 
@@ -162,13 +171,18 @@ impl Connection {
     async fn read(&mut self, stream: &mut futures::stream::SplitStream<Socket>) {
         let connect_by = Instant::now() + Duration::from_secs(self.state.settings.realtime.connect_timeout_secs);
         loop {
-            let incoming = if self.session.is_some() {
-                stream.next().await
-            } else {
-                match tokio::time::timeout_at(connect_by, stream.next()).await {
-                    Ok(incoming) => incoming,
-                    Err(_) => return self.outbound.outbox.close("connect timeout"),
-                }
+            // Until CONNECT, the connect timeout; then a client that sends
+            // nothing, not even a pong, for a ping's interval and timeout is
+            // gone (the writer's heartbeat cannot tell while it is stuck
+            // writing to a client that stopped reading).
+            let deadline = match self.session {
+                None => connect_by,
+                Some(_) => Instant::now() + PING_INTERVAL + PING_TIMEOUT,
+            };
+            let incoming = match tokio::time::timeout_at(deadline, stream.next()).await {
+                Ok(incoming) => incoming,
+                Err(_) if self.session.is_none() => return self.outbound.outbox.close("connect timeout"),
+                Err(_) => return self.outbound.outbox.close("ping timeout"),
             };
             let frame = match incoming {
                 Some(Ok(Message::Text(frame))) => frame,
@@ -209,6 +223,10 @@ impl Connection {
             return;
         }
         let Some(opened_with) = self.opened_with.as_ref() else { return };
+        self.connect_attempts += 1;
+        if self.connect_attempts > MAX_CONNECT_ATTEMPTS {
+            return self.outbound.outbox.close("too many connect attempts");
+        }
         let request =
             ConnectRequest { auth: &auth, headers: &opened_with.headers, query: opened_with.query.as_deref() };
         let user = match request.authenticate(&self.state).await {
