@@ -93,7 +93,22 @@ impl SessionInbox {
     }
 }
 
+/// Whether the session was stopped, for work that spans many awaits (a
+/// replay) to end early when its client has gone.
+#[derive(Clone)]
+pub struct StopSignal(Arc<Shared>);
+
+impl StopSignal {
+    pub fn is_set(&self) -> bool {
+        self.0.stopped.load(Ordering::Acquire)
+    }
+}
+
 impl Mailbox {
+    pub fn stop_signal(&self) -> StopSignal {
+        StopSignal(self.shared.clone())
+    }
+
     /// The next message; `None` once the session is stopped.
     pub async fn next(&mut self) -> Option<SessionMsg> {
         let message = self.mail.next().await?;
@@ -166,6 +181,15 @@ mod tests {
             mailbox.next().await.unwrap();
         }
         assert!(matches!(mailbox.next().await, Some(SessionMsg::Shutdown)));
+    }
+
+    #[tokio::test]
+    async fn work_in_progress_sees_the_stop() {
+        let (inbox, mailbox) = channel();
+        let stop = mailbox.stop_signal();
+        assert!(!stop.is_set());
+        inbox.stop();
+        assert!(stop.is_set());
     }
 
     #[tokio::test]

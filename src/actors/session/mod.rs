@@ -34,7 +34,7 @@ use crate::services::messages::HistoryPage;
 
 pub mod inbox;
 
-pub use inbox::{MAX_QUEUED, Mailbox, SessionInbox};
+pub use inbox::{MAX_QUEUED, Mailbox, SessionInbox, StopSignal};
 
 /// Client events handed to rooms and not yet answered, per session. Past it the
 /// client is told to wait for its answers (its events are refused, not queued).
@@ -88,6 +88,8 @@ pub struct SessionState {
     in_flight: Arc<AtomicUsize>,
     /// Set by [`SessionMsg::End`]: what is still queued is refused.
     ended: bool,
+    /// Set when the session is stopped (its client went): a replay ends early.
+    stop: StopSignal,
 }
 
 /// Starts a connected client's session on a task of its own; it runs until
@@ -108,6 +110,7 @@ pub fn spawn(args: SessionArgs) -> SessionInbox {
         joined: HashSet::new(),
         in_flight: Arc::default(),
         ended: false,
+        stop: mailbox.stop_signal(),
     };
     tokio::spawn(state.run(mailbox, supervisor));
     inbox
@@ -179,6 +182,9 @@ impl SessionState {
             }
             SessionMsg::Recover { offsets } => {
                 for (room_id, after_seq) in offsets {
+                    if self.stop.is_set() {
+                        break;
+                    }
                     // Each room recovered is a join and a replay: it counts as an event.
                     if let Err(error) = self.services.registry.admit_event(&self.user.id) {
                         self.responder("sync", None)(Err(error));
@@ -329,6 +335,9 @@ impl SessionState {
         let mut cursor = after_seq;
         let mut replayed = 0usize;
         loop {
+            if self.stop.is_set() {
+                return Err(Error::Unavailable("the session has ended".into()));
+            }
             let query = HistoryQuery::After { seq: cursor, limit: 100 };
             let page = self.services.messages.history(&self.user.id, room_id, query).await?;
             for message in page.messages.iter() {
