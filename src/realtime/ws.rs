@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
-use super::outbox::Outbox;
+use super::outbox::{Batch, Outbox};
 use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::SessionInbox;
 use crate::auth::AuthUser;
@@ -170,21 +170,22 @@ async fn serve(state: Arc<AppState>, user: AuthUser, socket: Socket) {
 /// Writes every frame queued, then flushes once, until the connection closes
 /// (after the frames queued before the close: a shutdown notice goes first).
 async fn write_all(outbox: &Outbox, sink: &mut SplitSink<Socket, Message>) {
-    loop {
-        let batch = outbox.take().await;
-        for frame in batch.frames {
-            if sink.feed(text(frame)).await.is_err() {
-                return;
-            }
-        }
-        if let Some(reason) = batch.close {
-            let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Policy, reason)))).await;
-            return;
-        }
-        if sink.flush().await.is_err() {
-            return;
+    while write_batch(sink, outbox.take().await, CloseCode::Policy).await {}
+}
+
+/// Writes a batch's frames, then its close (with `code`) if it has one, else
+/// flushes once. `false` when the connection is done: closed, or the peer gone.
+pub(crate) async fn write_batch(sink: &mut SplitSink<Socket, Message>, batch: Batch, code: CloseCode) -> bool {
+    for frame in batch.frames {
+        if sink.feed(text(frame)).await.is_err() {
+            return false;
         }
     }
+    if let Some(reason) = batch.close {
+        let _ = sink.send(Message::Close(Some(close_frame(code, reason)))).await;
+        return false;
+    }
+    sink.flush().await.is_ok()
 }
 
 /// Decodes one frame and hands it to the session; answers go back on the same queue.
@@ -229,7 +230,7 @@ pub(crate) fn text(frame: Bytes) -> Message {
     }
 }
 
-pub(crate) fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
     CloseFrame { code, reason: reason.into() }
 }
 

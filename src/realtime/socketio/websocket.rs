@@ -31,7 +31,7 @@ use crate::actors::session::{SessionInbox, SessionMsg};
 use crate::error::Error;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
 use crate::realtime::outbox::Outbox;
-use crate::realtime::ws::{Socket, accept, close_frame, text};
+use crate::realtime::ws::{Socket, accept, text, write_batch};
 use crate::state::AppState;
 
 /// engine.io's defaults, which socketioxide serves too.
@@ -293,16 +293,7 @@ async fn write_all(outbound: &SocketOutbound, sink: &mut SplitSink<Socket, Messa
     loop {
         tokio::select! {
             batch = outbound.outbox.take() => {
-                for frame in batch.frames {
-                    if sink.feed(text(frame)).await.is_err() {
-                        return;
-                    }
-                }
-                if let Some(reason) = batch.close {
-                    let _ = sink.send(Message::Close(Some(close_frame(CloseCode::Normal, reason)))).await;
-                    return;
-                }
-                if sink.flush().await.is_err() {
+                if !write_batch(sink, batch, CloseCode::Normal).await {
                     return;
                 }
             }
