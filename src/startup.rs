@@ -192,7 +192,7 @@ impl Application {
             ));
         let front = crate::http::front::service(state.clone(), service);
         crate::realtime::socketio::register(&io);
-        let checkpointer = crate::db::checkpoint::spawn(&state.db);
+        let checkpointer = crate::db::checkpoint::spawn(&state.db, state.store.write_gate());
         let expiry_sweeper = state.sessions.registry().spawn_expiry_sweeper();
 
         let graceful = GracefulShutdown::new();

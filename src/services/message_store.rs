@@ -16,6 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::db::checkpoint::WriteGate;
 use crate::db::room_models::MessageRow;
 use crate::db::{DbConn, DbPool, messages, rooms};
 use crate::error::{Error, is_unique_violation};
@@ -49,6 +50,7 @@ struct Job {
 pub struct MessageStore {
     jobs: mpsc::Sender<Job>,
     stats: Arc<Counters>,
+    gate: WriteGate,
 }
 
 /// What this store has done, for `/health/supervisor` (per server, unlike the
@@ -77,13 +79,19 @@ impl MessageStore {
     /// Starts `writers` writer tasks on the pool (one suits SQLite's single
     /// writer; two let PostgreSQL and MySQL commit one round while preparing the next).
     pub fn start(db: DbPool, writers: usize) -> Self {
+        let gate = WriteGate::default();
         let (jobs, queued) = mpsc::channel(QUEUE);
         let queued = Arc::new(Mutex::new(queued));
         let stats = Arc::new(Counters::default());
         for _ in 0..writers.max(1) {
-            tokio::spawn(writer(db.clone(), queued.clone(), stats.clone()));
+            tokio::spawn(writer(db.clone(), queued.clone(), stats.clone(), gate.clone()));
         }
-        Self { jobs, stats }
+        Self { jobs, stats, gate }
+    }
+
+    /// What every commit passes, and SQLite's checkpointer closes for a moment.
+    pub fn write_gate(&self) -> WriteGate {
+        self.gate.clone()
     }
 
     pub fn stats(&self) -> StoreStats {
@@ -109,7 +117,7 @@ impl MessageStore {
     }
 }
 
-async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<Counters>) {
+async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<Counters>, gate: WriteGate) {
     loop {
         let round = {
             let mut queued = queued.lock().await;
@@ -127,6 +135,7 @@ async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<
             }
             round
         };
+        let _open = gate.enter().await;
         commit_round(&db, round, &stats).await;
     }
 }
