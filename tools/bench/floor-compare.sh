@@ -57,7 +57,8 @@ line = [l for l in open(sys.argv[1]) if l.startswith("JSON ")][-1]
 r = json.loads(line[5:])
 us = float(r["server_cpu_pct"]) * 1e4 / max(float(r["deliveries_per_s"]), 1)
 print(f'{r["label"]:>28}  {float(r["deliveries_per_s"]):>9.0f}/s  p50 {r["p50_ms"]:>8} ms  p99 {r["p99_ms"]:>8} ms  '
-      f'max {r["max_ms"]:>8} ms  loss {r["loss"]}  cpu {us:5.1f} us/delivery  other {r.get("other_cpu_pct")}%')
+      f'max {r["max_ms"]:>8} ms  loss {r["loss"]}  cpu {us:5.1f} us/delivery  '
+      f'loadgen {float(r.get("loadgen_cpu_pct", 0)) / 100:.2f} cores  other {r.get("other_cpu_pct")}%')
 EOF
     for transport in ws socketio; do
       quiet
@@ -76,7 +77,7 @@ d, l, c = r["deliveries"], r["deliveryLatencyMs"], r.get("serverCpu") or {}
 share = d["received"] / max(d["expected"], 1) * 100
 print(f'{sys.argv[2]:>28}  {d["perSec"]:>9.0f}/s  p50 {l["p50"]:>8} ms  p99 {l["p99"]:>8} ms  max {l["max"]:>8} ms  '
       f'delivered {share:.2f}%  lost {d["lost"]}  cpu {c.get("usPerDelivery", 0):5.1f} us/delivery  '
-      f'skipped {r["messages"]["skipped"]}')
+      f'loadgen {r.get("loadGeneratorCores") or 0:.2f} cores  skipped {r["messages"]["skipped"]}')
 EOF
     done
   done

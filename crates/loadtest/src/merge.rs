@@ -52,6 +52,10 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         d.out_of_order += p.out_of_order;
         d.unacked_received += p.unacked_received;
         d.per_sec += p.per_sec;
+        // The processes ran side by side: their cores add up.
+        if let Some(cores) = part.load_generator_cores {
+            *merged.load_generator_cores.get_or_insert(0.0) += cores;
+        }
         for (reason, count) in part.failures {
             *merged.failures.entry(reason).or_default() += count;
         }

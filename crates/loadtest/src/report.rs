@@ -33,6 +33,10 @@ pub struct Report {
     pub server_memory: Option<ServerMemory>,
     /// The server's CPU time while messages were being sent (needs `--server-pid`).
     pub server_cpu: Option<ServerCpu>,
+    /// This load generator's own CPU while messages were being sent, in cores:
+    /// on a shared host it is taken from the server.
+    #[serde(default)]
+    pub load_generator_cores: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,6 +178,7 @@ impl Report {
             failures: BTreeMap::new(),
             server_memory: None,
             server_cpu: None,
+            load_generator_cores: None,
         }
     }
 
@@ -224,6 +229,9 @@ impl Report {
         if let Some(cpu) = &self.server_cpu {
             let value = format!("{:.1} us per delivery ({:.2} cores while sending)", cpu.us_per_delivery, cpu.cores);
             row(&mut out, "server CPU", value);
+        }
+        if let Some(cores) = self.load_generator_cores {
+            row(&mut out, "load generator CPU", format!("{cores:.2} cores while sending"));
         }
         let _ = writeln!(out);
         let _ = writeln!(

@@ -182,6 +182,8 @@ struct Window {
     rss_connected: Option<u64>,
     /// Server CPU seconds used during the sending phase.
     server_cpu_secs: Option<f64>,
+    /// This process's CPU seconds during the sending phase.
+    own_cpu_secs: Option<f64>,
     send_secs: f64,
     delivered: u64,
     acked: u64,
@@ -198,11 +200,13 @@ async fn phases(ctx: &RunContext, phase: &watch::Sender<Phase>, window: &mut Win
     let _ = phase.send(Phase::Sending);
     let sending = Instant::now();
     let cpu_before = scenario.server_pid.and_then(report::cpu_secs);
+    let own_before = report::cpu_secs(std::process::id());
     let (delivered, acked) = (Counters::get(&c.delivered), Counters::get(&c.acked));
     tokio::time::sleep(Duration::from_secs_f64(scenario.duration_secs)).await;
     window.send_secs = sending.elapsed().as_secs_f64();
     let cpu_after = scenario.server_pid.and_then(report::cpu_secs);
     window.server_cpu_secs = cpu_before.zip(cpu_after).map(|(before, after)| after - before);
+    window.own_cpu_secs = own_before.zip(report::cpu_secs(std::process::id())).map(|(before, after)| after - before);
     window.delivered = Counters::get(&c.delivered) - delivered;
     window.acked = Counters::get(&c.acked) - acked;
 
@@ -296,6 +300,10 @@ fn build_report(
             cores: if window.send_secs > 0.0 { secs / window.send_secs } else { 0.0 },
             us_per_delivery: secs * 1e6 / window.delivered.max(1) as f64,
         }),
+        load_generator_cores: window
+            .own_cpu_secs
+            .filter(|_| window.send_secs > 0.0)
+            .map(|secs| secs / window.send_secs),
         scenario,
     }
 }
