@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { closeAll, connectReady, emitAck, emitOk, useServer } from '../lib/client.js';
+import { closeAll, connectReady, emitAck, emitOk, MODES, useServer } from '../lib/client.js';
 import { roomWithMembers } from '../lib/fixtures.js';
 import { startServer } from '../lib/server.js';
 
@@ -22,23 +22,28 @@ test('deleting a room sends room_deleted to its members and ends their access', 
   assert.ok(['RESOURCE_NOT_FOUND', 'ACCESS_DENIED'].includes(answer.code), JSON.stringify(answer));
 });
 
-test('on SIGTERM every session gets server_shutdown {message, reconnect:true} and is closed', async () => {
-  const server = await startServer();
-  try {
-    const user = await server.register('leaving');
-    const room = await server.createRoom(user.token, 'shutdown');
-    const s = await connectReady(server, user);
-    await emitOk(s, 'join_room', { roomId: room.id });
-    const stopping = server.stop();
-    const ev = await s.log.waitFor('server_shutdown');
-    assert.equal(ev.reconnect, true, JSON.stringify(ev));
-    assert.ok(typeof ev.message === 'string' && ev.message.length > 0, JSON.stringify(ev));
-    await s.log.waitFor('disconnect');
-    await stopping;
-    const exit = server._isExited();
-    assert.equal(exit?.code, 0, `the server exits cleanly: ${JSON.stringify(exit)}`);
-  } finally {
-    closeAll();
-    await server.stop();
-  }
-});
+for (const mode of MODES) {
+  test(`on SIGTERM every session gets server_shutdown {message, reconnect:true}, then its transport closes (${mode.name})`, async () => {
+    const server = await startServer();
+    try {
+      const user = await server.register('leaving');
+      const room = await server.createRoom(user.token, 'shutdown');
+      const s = await connectReady(server, user, { mode });
+      await emitOk(s, 'join_room', { roomId: room.id });
+      const stopping = server.stop();
+      const ev = await s.log.waitFor('server_shutdown');
+      assert.equal(ev.reconnect, true, JSON.stringify(ev));
+      assert.ok(typeof ev.message === 'string' && ev.message.length > 0, JSON.stringify(ev));
+      // 'transport close' is what socket.io-client reconnects from on its own;
+      // after a Socket.IO DISCONNECT ('io server disconnect') it stays away.
+      const reason = await s.log.waitFor('disconnect');
+      assert.equal(reason, 'transport close');
+      await stopping;
+      const exit = server._isExited();
+      assert.equal(exit?.code, 0, `the server exits cleanly: ${JSON.stringify(exit)}`);
+    } finally {
+      closeAll();
+      await server.stop();
+    }
+  });
+}

@@ -8,7 +8,7 @@
 //!
 //! Rooms, presence and the supervisors are ractor actors. Sessions are actors
 //! of their own making: a task and one lazily allocating mailbox each
-//! ([`session::inbox`]), because ractor's four channels per actor cost every
+//! ([`session_inbox`]), because ractor's four channels per actor cost every
 //! idle connection ~5 KB; a session that panics reports to the SessionSupervisor
 //! (`/health/supervisor`) and disconnects its client.
 //!
@@ -30,6 +30,7 @@ pub mod room;
 pub mod room_supervisor;
 pub mod rooms;
 pub mod session;
+pub mod session_inbox;
 pub mod sessions;
 pub mod supervisor;
 pub mod tree;

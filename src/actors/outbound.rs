@@ -15,6 +15,9 @@ pub trait Outbound: Send + Sync + 'static {
     fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging>;
     /// Disconnects the client, telling it why when the transport can.
     fn close(&self, reason: &'static str);
+    /// Closes the connection after what is queued because the server is going
+    /// away (shutdown), so that clients reconnect, to another node, on their own.
+    fn go_away(&self);
 }
 
 pub type SessionId = u64;
@@ -53,5 +56,9 @@ impl SessionHandle {
 
     pub fn close(&self, reason: &'static str) {
         self.outbound.close(reason);
+    }
+
+    pub fn go_away(&self) {
+        self.outbound.go_away();
     }
 }

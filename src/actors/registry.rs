@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outbound::SessionId;
-use super::session::{SessionInbox, SessionMsg};
+use super::session_inbox::{SessionInbox, SessionMsg};
 use crate::auth::{Revocation, RevocationSink};
 use crate::error::Error;
 
@@ -213,7 +213,7 @@ mod tests {
     use futures::FutureExt;
 
     use super::*;
-    use crate::actors::session::{Mailbox, inbox};
+    use crate::actors::session_inbox::{self as inbox, Mailbox};
 
     /// Stands in for a Session: what it is told to end with.
     struct Ended(Mailbox);

@@ -6,22 +6,15 @@
 //! connection, so one node migrates while the others wait, then find nothing
 //! pending. (SQLite's own write lock serializes its migrations.)
 
-use diesel_async::{AsyncMigrationHarness, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncMigrationHarness, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::{BackendKind, SqliteConn};
+use super::BackendKind;
+use super::pool::AnyConnection;
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
-
-// Short-lived (one per migration run): boxing the large variant buys nothing.
-#[allow(clippy::large_enum_variant)]
-pub(super) enum AnyConnection {
-    Sqlite(SqliteConn),
-    Postgres(AsyncPgConnection),
-    Mysql(AsyncMysqlConnection),
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error("database migration failed: {0}")]

@@ -169,18 +169,24 @@ async fn establish_sqlite(path: &str) -> Result<SqliteConn, ConnectionError> {
     Ok(conn)
 }
 
+/// A single unpooled connection to any backend.
+// Short-lived (one per migration run): boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum AnyConnection {
+    Sqlite(SqliteConn),
+    Postgres(AsyncPgConnection),
+    Mysql(AsyncMysqlConnection),
+}
+
 /// Opens a single unpooled connection (migrations).
-pub(super) async fn establish(
-    kind: BackendKind,
-    url: &str,
-) -> Result<super::migrations::AnyConnection, ConnectionError> {
+pub(super) async fn establish(kind: BackendKind, url: &str) -> Result<AnyConnection, ConnectionError> {
     let url = connection_url(kind, url);
     Ok(match kind {
         BackendKind::Sqlite => {
             ensure_sqlite_directory(&url).map_err(ConnectionError::BadConnection)?;
-            super::migrations::AnyConnection::Sqlite(establish_sqlite(&url).await?)
+            AnyConnection::Sqlite(establish_sqlite(&url).await?)
         }
-        BackendKind::Postgres => super::migrations::AnyConnection::Postgres(AsyncPgConnection::establish(&url).await?),
-        BackendKind::Mysql => super::migrations::AnyConnection::Mysql(AsyncMysqlConnection::establish(&url).await?),
+        BackendKind::Postgres => AnyConnection::Postgres(AsyncPgConnection::establish(&url).await?),
+        BackendKind::Mysql => AnyConnection::Mysql(AsyncMysqlConnection::establish(&url).await?),
     })
 }

@@ -26,7 +26,7 @@ pub struct Outbox {
 struct State {
     frames: VecDeque<Bytes>,
     capacity: usize,
-    closed: Option<&'static str>,
+    closed: Option<Close>,
     /// The writer has ended (the peer went): frames are dropped, not queued.
     writer_gone: bool,
 }
@@ -34,7 +34,16 @@ struct State {
 /// What the writer takes at once: every frame queued, and whether to close after them.
 pub struct Batch {
     pub frames: VecDeque<Bytes>,
-    pub close: Option<&'static str>,
+    pub close: Option<Close>,
+}
+
+/// Why and how the server closes a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Close {
+    pub reason: &'static str,
+    /// The server is going away (shutdown), not turning this client away: the
+    /// close says so, and clients reconnect (to another node) on their own.
+    pub going_away: bool,
 }
 
 impl Outbox {
@@ -74,6 +83,16 @@ impl Outbox {
     /// saying why), which is queued past the bound: a client dropped for not
     /// reading is still told, if it ever reads again.
     pub fn close_after(&self, reason: &'static str, last: impl IntoIterator<Item = Bytes>) {
+        self.end(Close { reason, going_away: false }, last);
+    }
+
+    /// Closes the connection once what is queued is written, as a server that
+    /// is going away (shutdown) rather than one that turns the client away.
+    pub fn go_away(&self, reason: &'static str) {
+        self.end(Close { reason, going_away: true }, []);
+    }
+
+    fn end(&self, close: Close, last: impl IntoIterator<Item = Bytes>) {
         let mut state = self.state();
         if state.closed.is_some() {
             return;
@@ -81,7 +100,7 @@ impl Outbox {
         if !state.writer_gone {
             state.frames.extend(last);
         }
-        state.closed = Some(reason);
+        state.closed = Some(close);
         drop(state);
         self.wake_writer.notify_one();
         self.wake_reader.notify_one();
@@ -89,7 +108,7 @@ impl Outbox {
 
     /// The server's reason, once it has closed the connection.
     pub fn closed_reason(&self) -> Option<&'static str> {
-        self.state().closed
+        self.state().closed.map(|close| close.reason)
     }
 
     /// Waits until the server closes the connection (the reader's side).
@@ -161,7 +180,8 @@ mod tests {
         tokio::task::yield_now().await;
         outbox.close("lagging");
         outbox.close("later reasons do not replace the first");
-        assert_eq!(writer.await.unwrap(), (1, Some("lagging")));
+        let (frames, close) = writer.await.unwrap();
+        assert_eq!((frames, close.map(|c| c.reason)), (1, Some("lagging")));
         outbox.closed().await;
         assert_eq!(outbox.closed_reason(), Some("lagging"));
     }
@@ -175,7 +195,18 @@ mod tests {
         outbox.push(frame(4)).unwrap();
         let batch = outbox.take().await;
         assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
-        assert_eq!(batch.close, Some("lagging"));
+        assert_eq!(batch.close, Some(Close { reason: "lagging", going_away: false }));
+    }
+
+    #[tokio::test]
+    async fn going_away_closes_after_what_is_queued_and_says_so() {
+        let outbox = Outbox::new(4);
+        outbox.push(frame(0)).unwrap();
+        outbox.go_away("server shutting down");
+        outbox.close("lagging");
+        let batch = outbox.take().await;
+        assert_eq!(batch.frames, [frame(0)]);
+        assert_eq!(batch.close, Some(Close { reason: "server shutting down", going_away: true }));
     }
 
     #[tokio::test]

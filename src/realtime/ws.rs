@@ -36,6 +36,8 @@ pub const PATH: &str = "/ws";
 /// Room for a typical chat frame (a few hundred bytes). tungstenite grows the
 /// buffer for a larger frame; an idle session keeps only this much.
 pub const READ_BUFFER: usize = 1024;
+/// The close reason when the server shuts down.
+pub(crate) const GOING_AWAY: &str = "server shutting down";
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -173,16 +175,18 @@ async fn write_all(outbox: &Outbox, sink: &mut SplitSink<Socket, Message>) {
     while write_batch(sink, outbox.take().await, CloseCode::Policy).await {}
 }
 
-/// Writes a batch's frames, then its close (with `code`) if it has one, else
-/// flushes once. `false` when the connection is done: closed, or the peer gone.
+/// Writes a batch's frames, then its close if it has one (with `code`, or 1001
+/// "going away" when the server is shutting down), else flushes once. `false`
+/// when the connection is done: closed, or the peer gone.
 pub(crate) async fn write_batch(sink: &mut SplitSink<Socket, Message>, batch: Batch, code: CloseCode) -> bool {
     for frame in batch.frames {
         if sink.feed(text(frame)).await.is_err() {
             return false;
         }
     }
-    if let Some(reason) = batch.close {
-        let _ = sink.send(Message::Close(Some(close_frame(code, reason)))).await;
+    if let Some(close) = batch.close {
+        let code = if close.going_away { CloseCode::Away } else { code };
+        let _ = sink.send(Message::Close(Some(close_frame(code, close.reason)))).await;
         return false;
     }
     sink.flush().await.is_ok()
@@ -255,5 +259,9 @@ impl Outbound for WsOutbound {
 
     fn close(&self, reason: &'static str) {
         self.0.close(reason);
+    }
+
+    fn go_away(&self) {
+        self.0.go_away(GOING_AWAY);
     }
 }

@@ -375,7 +375,9 @@ async fn shutdown_tells_connected_clients_to_reconnect() {
     app.stop();
     let notice = a.event("server_shutdown").await;
     assert_eq!(notice["reconnect"], true);
-    assert!(a.event("__closed").await.is_object());
+    // 1001 "going away": the server leaves, the client was not turned away.
+    let closed = a.event("__closed").await;
+    assert_eq!(closed["code"], 1001, "{closed}");
 }
 
 /// Tiny outbound queues, and limits out of the way of a flood.

@@ -29,12 +29,19 @@ impl RawSocketIo {
 
     /// The next text frame, or `None` once the server has closed the connection.
     async fn next(&mut self) -> Option<String> {
+        self.next_or_close().await.ok()
+    }
+
+    /// The next text frame, or the close code once the server has closed the
+    /// connection (`None` without a close frame).
+    async fn next_or_close(&mut self) -> Result<String, Option<u16>> {
         let read = async {
             loop {
-                match self.0.next().await? {
-                    Ok(Message::Text(text)) => return Some(text.to_string()),
-                    Ok(Message::Close(_)) | Err(_) => return None,
-                    Ok(_) => continue,
+                match self.0.next().await {
+                    Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
+                    Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                    Some(Err(_)) | None => return Err(None),
+                    Some(Ok(_)) => continue,
                 }
             }
         };
@@ -205,4 +212,24 @@ async fn a_connection_gets_a_few_connect_attempts() {
     }
     client.send(r#"40{"token":"garbage"}"#).await;
     assert_eq!(until_closed(&mut client).await, 0, "closed without another answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutting_down_server_closes_the_transport_without_a_socketio_disconnect() {
+    let app = spawn!(SQLITE);
+    let alice = app.register("alice").await;
+    let (mut client, _) = RawSocketIo::open(&app).await;
+    client.connect(&alice).await;
+    client.next_starting("42[\"welcome\"").await;
+    app.stop();
+    let notice = client.next_starting("42[\"server_shutdown\"").await;
+    assert_eq!(RawSocketIo::event(&notice).1["reconnect"], true, "{notice}");
+    // A Socket.IO DISCONNECT (`41`) would make socket.io-client stay away ("io
+    // server disconnect"); a closed transport makes it reconnect on its own.
+    loop {
+        match client.next_or_close().await {
+            Ok(frame) => assert!(!frame.starts_with("41"), "no DISCONNECT packet on shutdown: {frame}"),
+            Err(code) => break assert_eq!(code, Some(1001), "closed as going away"),
+        }
+    }
 }

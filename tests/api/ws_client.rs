@@ -150,7 +150,11 @@ impl WsClient {
             match message {
                 Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
                 Message::Close(frame) => {
-                    return json!({"event": "__closed", "data": {"reason": frame.map(|f| f.reason.to_string())}});
+                    let (reason, code) = match frame {
+                        Some(f) => (Some(f.reason.to_string()), Some(u16::from(f.code))),
+                        None => (None, None),
+                    };
+                    return json!({"event": "__closed", "data": {"reason": reason, "code": code}});
                 }
                 _ => continue,
             }

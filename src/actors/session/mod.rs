@@ -1,5 +1,5 @@
 //! Session actor: one per connected client, whatever the transport, on a task of
-//! its own with a lightweight mailbox ([`inbox`]). It takes the
+//! its own with a lightweight mailbox ([`super::session_inbox`]). It takes the
 //! client's events in order, checks the connection's event budget, and hands
 //! each to the room it concerns with the answer attached: it never waits for a
 //! room to store anything, so a client's sends pipeline into the room's batches
@@ -32,34 +32,11 @@ use crate::protocol::{Answer, AnswerFn, ClientEvent, Outgoing};
 use crate::services::MessageService;
 use crate::services::messages::HistoryPage;
 
-pub mod inbox;
-
-pub use inbox::{MAX_QUEUED, Mailbox, SessionInbox, StopSignal};
+pub use super::session_inbox::{MAX_QUEUED, Mailbox, SessionInbox, SessionMsg, StopSignal};
 
 /// Client events handed to rooms and not yet answered, per session. Past it the
 /// client is told to wait for its answers (its events are refused, not queued).
 pub const MAX_IN_FLIGHT: usize = 256;
-
-pub enum SessionMsg {
-    /// A client event; it holds one of the inbox's places until it is taken.
-    Client { event: ClientEvent, answer: Option<AnswerFn> },
-    /// Reconnect recovery: join these rooms and replay what came after each seq.
-    Recover { offsets: Vec<(String, i64)> },
-    /// A transport-level failure to report (bad frame, unknown event).
-    Refuse { error: Error, answer: Option<AnswerFn> },
-    /// The login was revoked or the token expired: tell the client why, refuse
-    /// whatever it sent meanwhile, and close.
-    End { error: Error, reason: &'static str },
-    /// The server is going away: tell the client to reconnect elsewhere, then close.
-    Shutdown,
-}
-
-impl SessionMsg {
-    /// Client events (and refusals of them) take one of the inbox's places.
-    fn holds_place(&self) -> bool {
-        matches!(self, Self::Client { .. } | Self::Refuse { .. })
-    }
-}
 
 /// What a session needs from the rest of the tree.
 #[derive(Clone)]
@@ -95,7 +72,7 @@ pub struct SessionState {
 /// Starts a connected client's session on a task of its own; it runs until
 /// [`SessionInbox::stop`].
 pub fn spawn(args: SessionArgs) -> SessionInbox {
-    let (inbox, mailbox) = inbox::channel();
+    let (inbox, mailbox) = super::session_inbox::channel();
     let user = &args.user;
     let expires_in = Duration::from_secs(user.token_expires_at.saturating_sub(crate::auth::jwt::unix_now()));
     args.services.registry.register(&user.id, args.handle.id, &user.session_id, expires_in, inbox.clone());
@@ -178,7 +155,7 @@ impl SessionState {
             }
             SessionMsg::Shutdown => {
                 let _ = self.handle.deliver(&Outgoing::new(ServerEvent::shutdown()));
-                self.handle.close("server shutting down");
+                self.handle.go_away();
             }
             SessionMsg::Recover { offsets } => {
                 for (room_id, after_seq) in offsets {

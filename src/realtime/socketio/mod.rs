@@ -256,6 +256,11 @@ impl Outbound for SocketIoOutbound {
             tokio::spawn(close_when_queue_drains(socket, reason, first == Closing::NoticeSent));
         }
     }
+
+    /// Nothing per socket: shutdown's `SocketIo::close` closes every engine.io
+    /// transport (no Socket.IO DISCONNECT, which would keep clients away) once
+    /// the notices had time to go out.
+    fn go_away(&self) {}
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -104,6 +104,12 @@ impl Outbound for SocketOutbound {
         tracing::info!(transport = "socketio", reason, "disconnecting socket");
         self.outbox.close_after(reason, [disconnect_notice(reason), packet::DISCONNECT]);
     }
+
+    /// No Socket.IO DISCONNECT (`41`): a client told that stays disconnected
+    /// ("io server disconnect"); one whose transport closes reconnects on its own.
+    fn go_away(&self) {
+        self.outbox.go_away(crate::realtime::ws::GOING_AWAY);
+    }
 }
 
 async fn serve(state: Arc<AppState>, opened_with: OpenedWith, socket: Socket) {

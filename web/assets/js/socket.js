@@ -99,8 +99,9 @@ export function startRealtime({ handlers, onConnected, onSessionEnded }) {
         : 'Connection lost.';
     restarting = false;
     setConnection('offline', detail);
-    // After the server itself disconnects us (shutdown, lagging) socket.io does
-    // not reconnect on its own; a client-side disconnect (logout) is final.
+    // After the server itself disconnects us (lagging) socket.io does not
+    // reconnect on its own; a client-side disconnect (logout) is final. A
+    // shutdown only closes the transport: socket.io reconnects by itself.
     if (reason === 'io server disconnect') scheduleConnect(current, 1000);
   });
 
