@@ -8,6 +8,9 @@
 #   e.g. tools/bench/floor-compare.sh /tmp/floor 100 50000 100000
 #
 # FLOOR_BUILD_DIR holds a release build of ../shared/floor (cargo build --release).
+# SERVER_BIN runs another rtchat build as the server (an A/B in one sitting); the
+# load generator stays this tree's. TRANSPORTS picks some of "ws socketio";
+# FLOOR=0 skips the floor's runs.
 # 2,000 sessions in rooms of SIZE; the server and the load generators share this host.
 set -euo pipefail
 floor=${1:?floor build dir}
@@ -16,6 +19,7 @@ shift 2
 loads=("$@")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$root/target/release/rtchat"
+server_bin=${SERVER_BIN:-$bin}
 OUT=${OUT:-/tmp/rtchat-floor-compare}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
@@ -44,14 +48,15 @@ quiet() { QUIET_SECS=${QUIET_SECS:-10} "$root/../shared/floor/quiet.sh" || true;
 for load in "${loads[@]}"; do
   rate=$(python3 -c "print(round($load / ($rooms * $size), 3))")
   for run in $(seq "$RUNS"); do
-    quiet
-    "$floor/target/release/limit-server" --port "$FLOOR_PORT" --read-buf 4096 >/dev/null 2>&1 &
-    pid=$!
-    wait_port "$FLOOR_PORT"
-    "$floor/target/release/limit-load" --port "$FLOOR_PORT" --conns "$SESSIONS" --rooms "$rooms" --rate "$rate" \
-      --duration "$DURATION" --server-pid "$pid" --label "floor-$size-$load-$run" >"$OUT/floor-$size-$load-$run.txt"
-    stop
-    python3 - "$OUT/floor-$size-$load-$run.txt" <<'EOF'
+    if [ "${FLOOR:-1}" != 0 ]; then
+      quiet
+      "$floor/target/release/limit-server" --port "$FLOOR_PORT" --read-buf 4096 >/dev/null 2>&1 &
+      pid=$!
+      wait_port "$FLOOR_PORT"
+      "$floor/target/release/limit-load" --port "$FLOOR_PORT" --conns "$SESSIONS" --rooms "$rooms" --rate "$rate" \
+        --duration "$DURATION" --server-pid "$pid" --label "floor-$size-$load-$run" >"$OUT/floor-$size-$load-$run.txt"
+      stop
+      python3 - "$OUT/floor-$size-$load-$run.txt" <<'EOF'
 import json, sys
 line = [l for l in open(sys.argv[1]) if l.startswith("JSON ")][-1]
 r = json.loads(line[5:])
@@ -60,9 +65,10 @@ print(f'{r["label"]:>28}  {float(r["deliveries_per_s"]):>9.0f}/s  p50 {r["p50_ms
       f'max {r["max_ms"]:>8} ms  loss {r["loss"]}  cpu {us:5.1f} us/delivery  '
       f'loadgen {float(r.get("loadgen_cpu_pct", 0)) / 100:.2f} cores  other {r.get("other_cpu_pct")}%')
 EOF
-    for transport in ws socketio; do
+    fi
+    for transport in ${TRANSPORTS:-ws socketio}; do
       quiet
-      "$bin" serve >>"$OUT/server.log" 2>&1 &
+      "$server_bin" serve >>"$OUT/server.log" 2>&1 &
       pid=$!
       wait_port "$PORT"
       name="$transport-$size-$load-$run"
