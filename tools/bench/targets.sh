@@ -41,7 +41,8 @@ fresh_database() { # backend
 
 # name, users, rooms, members per room, then `loadtest run` flags
 point() {
-  local name=$1 users=$2 rooms=$3 members=$4 backend=${name%%-*}
+  local name=$1 users=$2 rooms=$3 members=$4
+  local backend=${name%%-*}
   shift 4
   for run in $(seq "$RUNS"); do
     fresh_database "$backend"
