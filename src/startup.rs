@@ -192,7 +192,11 @@ impl Application {
             ));
         let front = crate::http::front::service(state.clone(), service);
         crate::realtime::socketio::register(&io);
-        let checkpointer = crate::db::checkpoint::spawn(&state.db, state.store.write_gate());
+        let checkpointer = crate::db::checkpoint::spawn(
+            &state.db,
+            state.store.write_gate(),
+            crate::db::pool::sqlite_file(&state.settings.database.url),
+        );
         let expiry_sweeper = state.sessions.registry().spawn_expiry_sweeper();
 
         let graceful = GracefulShutdown::new();
@@ -243,9 +247,17 @@ impl Application {
         state.sessions.announce_shutdown();
         // Let the notices reach the clients before their connections close.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        io.close().await;
-        state.tree.stop();
         let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
+        // Closes socketioxide's transports (engine.io's close, no Socket.IO
+        // DISCONNECT: clients reconnect). A writer stuck on a client that stopped
+        // reading would hold it forever: bounded by the grace.
+        if tokio::time::timeout(grace, io.close()).await.is_err() {
+            tracing::warn!("some Socket.IO transports did not close within the grace period");
+        }
+        // Sessions whose transport closed under them were not told: they leave
+        // their rooms and end their presence now.
+        state.sessions.stop_all();
+        state.tree.stop();
         if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing remaining connections");
         }

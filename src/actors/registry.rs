@@ -193,6 +193,15 @@ impl SessionRegistry {
         }
     }
 
+    /// Stops every session still open on this node: the end of a shutdown,
+    /// when socketioxide's `io.close()` has closed transports without telling
+    /// the sessions on them. Each leaves its rooms and ends its presence.
+    pub fn stop_all(&self) {
+        for live in self.state().users.values().flat_map(|user| user.sessions.iter()) {
+            live.inbox.stop();
+        }
+    }
+
     /// Sessions open on this node (tests, health).
     pub fn sessions(&self) -> usize {
         self.state().users.values().map(|u| u.sessions.len()).sum()
@@ -284,6 +293,21 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert_eq!(late_ended.recv().await, expired_error().to_string());
         sweeper.abort();
+    }
+
+    #[tokio::test]
+    async fn stopping_all_stops_every_session_of_every_user() {
+        let registry = registry();
+        let (phone, mut phone_mail) = probe().await;
+        let (laptop, mut laptop_mail) = probe().await;
+        let (bobs, mut bobs_mail) = probe().await;
+        registry.register("alice", 1, "a", DAY, phone);
+        registry.register("alice", 2, "b", DAY, laptop);
+        registry.register("bob", 3, "c", DAY, bobs);
+        registry.stop_all();
+        for mail in [&mut phone_mail, &mut laptop_mail, &mut bobs_mail] {
+            assert!(mail.0.next().await.is_none(), "the session's task ends");
+        }
     }
 
     #[tokio::test]

@@ -56,4 +56,9 @@ impl Sessions {
     pub fn announce_shutdown(&self) {
         self.0.services.registry.tell_all(|| SessionMsg::Shutdown);
     }
+
+    /// Stops every session still open (after the transports were closed).
+    pub fn stop_all(&self) {
+        self.0.services.registry.stop_all();
+    }
 }

@@ -144,6 +144,14 @@ fn pool_builder<M: bb8::ManageConnection>(max_size: u32, timeout: Duration) -> b
     bb8::Pool::builder().max_size(max_size).connection_timeout(timeout).idle_timeout(Some(Duration::from_secs(600)))
 }
 
+/// The database file of a SQLite URL; `None` for the other backends.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    match BackendKind::from_url(url) {
+        Ok(BackendKind::Sqlite) => Some(connection_url(BackendKind::Sqlite, url).into()),
+        _ => None,
+    }
+}
+
 /// The URL as the driver wants it: SQLite takes a file path; mysql_async accepts
 /// only `mysql://`.
 fn connection_url(kind: BackendKind, url: &str) -> String {
