@@ -15,6 +15,7 @@ use futures::FutureExt;
 use rtchat::actors::outbound::{SessionHandle, SessionId};
 use rtchat::actors::room::fanout::fan_out;
 use rtchat::protocol::{Outgoing, ServerEvent};
+use rtchat::realtime::outbox::Batch;
 use rtchat::realtime::ws::WsOutbound;
 use sample::message;
 
@@ -36,12 +37,14 @@ fn fanout(c: &mut Criterion) {
         group.throughput(Throughput::Elements(size as u64));
         group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
             let mut seq = 0;
+            let mut batch = Batch::default();
             b.iter(|| {
                 seq += 1;
                 let event = Outgoing::new(ServerEvent::ReceiveMessage(message(seq)));
                 let outcome = fan_out(&subscribers, black_box(&event), None);
                 for queue in &queues {
-                    black_box(queue.outbox().take().now_or_never());
+                    black_box(queue.outbox().take(&mut batch).now_or_never());
+                    batch.frames.clear();
                 }
                 outcome
             })

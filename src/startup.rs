@@ -4,17 +4,16 @@
 //!
 //! One port for everything: every request passes the front door
 //! ([`crate::http::front`]: request id, span and access log, CORS, admission),
-//! then socketioxide takes `/socket.io/*` and passes the rest to warp; hyper-util
-//! serves it all with upgrades (warp::serve cannot).
+//! then socketioxide takes `/socket.io/*` and passes the rest to warp; hyper's
+//! HTTP/1.1 connection serves it all with upgrades (warp::serve cannot).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
@@ -184,7 +183,7 @@ impl Application {
             .max_payload(state.settings.realtime.max_frame_bytes as u64)
             .max_buffer_size(state.settings.realtime.outbound_queue)
             // engine.io's default is 4 KiB per websocket; an idle session keeps it.
-            .ws_read_buffer_size(crate::realtime::ws::READ_BUFFER)
+            .ws_read_buffer_size(crate::realtime::connection::READ_BUFFER)
             .connect_timeout(Duration::from_secs(state.settings.realtime.connect_timeout_secs))
             .build_with_inner_svc(crate::http::front::with_timeout(
                 warp::service(routes),
@@ -199,13 +198,18 @@ impl Application {
         );
         let expiry_sweeper = state.sessions.registry().spawn_expiry_sweeper();
 
-        let graceful = GracefulShutdown::new();
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // Told to finish (`true`) at shutdown; every HTTP connection holds a
+        // receiver, so `closed()` is when the last one has ended.
+        let (drain, draining) = watch::channel(false);
+        // HTTP/1.1 only (what browsers, socket.io clients and proxies speak to
+        // us): a websocket upgrade then hands back the TCP stream itself, with
+        // nothing between it and tungstenite (hyper-util's auto-detecting
+        // builder wraps every connection in a prefix-replaying reader).
+        let mut builder = http1::Builder::new();
         // A client must send a request's whole head within this time (idle
         // keep-alive connections included), so trickled or never-finished
         // headers cannot hold connections open. hyper needs a timer for it.
         builder
-            .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(state.settings.server.header_read_timeout_secs));
         let mut signal = std::pin::pin!(termination_signal());
@@ -230,10 +234,18 @@ impl Application {
                             request
                         },
                     ));
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), per_request).into_owned();
-                    let connection = graceful.watch(connection);
+                    let connection = builder.serve_connection(TokioIo::new(stream), per_request).with_upgrades();
+                    let mut draining = draining.clone();
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
+                        tokio::pin!(connection);
+                        let ended = tokio::select! {
+                            ended = connection.as_mut() => ended,
+                            _ = draining.changed() => {
+                                connection.as_mut().graceful_shutdown();
+                                connection.await
+                            }
+                        };
+                        if let Err(error) = ended {
                             tracing::debug!(%error, %peer, "connection ended with an error");
                         }
                     });
@@ -258,7 +270,9 @@ impl Application {
         // their rooms and end their presence now.
         state.sessions.stop_all();
         state.tree.stop();
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        let _ = drain.send(true);
+        drop(draining);
+        if tokio::time::timeout(grace, drain.closed()).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; closing remaining connections");
         }
         if let Some(checkpointer) = checkpointer {

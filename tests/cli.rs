@@ -77,7 +77,7 @@ fn migrate_applies_the_schema_once() {
     let first = rtchat(&["migrate"], &[("DATABASE_URL", &url)]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
-        String::from_utf8_lossy(&first.stdout).contains("2 migration(s) applied"),
+        String::from_utf8_lossy(&first.stdout).contains("3 migration(s) applied"),
         "every migration on a fresh database"
     );
     let again = rtchat(&["migrate"], &[("DATABASE_URL", &url)]);

@@ -46,6 +46,12 @@ impl SessionMsg {
 /// faster than its events are handled.
 pub const MAX_QUEUED: usize = 256;
 
+/// A client event that found the inbox full, with its answer.
+pub struct Waiting {
+    event: Result<ClientEvent, Error>,
+    answer: Option<AnswerFn>,
+}
+
 /// What both ends share: the client events' places and the stop flag.
 struct Shared {
     places: Semaphore,
@@ -73,11 +79,31 @@ pub fn channel() -> (SessionInbox, Mailbox) {
 }
 
 impl SessionInbox {
-    /// Queues a client event, waiting while the inbox is full.
-    pub async fn send(&self, event: Result<ClientEvent, Error>, answer: Option<AnswerFn>) {
-        let Ok(place) = self.shared.places.acquire().await else { return };
-        place.forget();
-        self.post(client_message(event, answer));
+    /// Queues a client event, or hands it back while the inbox is full: `/ws`
+    /// then stops reading its socket until [`Self::has_place`]. A stopped
+    /// session takes nothing (its transport is closing).
+    pub fn offer(&self, event: Result<ClientEvent, Error>, answer: Option<AnswerFn>) -> Result<(), Waiting> {
+        match self.shared.places.try_acquire() {
+            Ok(place) => {
+                place.forget();
+                self.post(client_message(event, answer));
+                Ok(())
+            }
+            Err(TryAcquireError::NoPermits) => Err(Waiting { event, answer }),
+            Err(TryAcquireError::Closed) => Ok(()),
+        }
+    }
+
+    /// Offers an event handed back by [`Self::offer`] again.
+    pub fn offer_again(&self, waiting: Waiting) -> Result<(), Waiting> {
+        self.offer(waiting.event, waiting.answer)
+    }
+
+    /// Waits until the inbox has a place; `false` once the session is stopped.
+    /// Dropping the wait takes nothing. The place is not held: the transport is
+    /// the inbox's only client-event writer, so its next offer finds it.
+    pub async fn has_place(&self) -> bool {
+        self.shared.places.acquire().await.is_ok()
     }
 
     /// Queues a client event, or gives it back with its answer when the inbox is full.
@@ -178,15 +204,18 @@ mod tests {
         let refused = inbox.try_send(leave(), Some(Box::new(|_| {})));
         assert!(matches!(refused, Err(Some(_))), "the answer comes back to be refused");
 
-        // `/ws` waits instead: it gets its place once one event is taken.
-        let waiting = tokio::spawn({
+        // `/ws` waits instead: the event is handed back, and offered again once
+        // one event is taken.
+        let Err(waiting) = inbox.offer(leave(), None) else { panic!("the inbox is full") };
+        let place = tokio::spawn({
             let inbox = inbox.clone();
-            async move { inbox.send(leave(), None).await }
+            async move { inbox.has_place().await }
         });
         tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "a full inbox makes the reader wait");
+        assert!(!place.is_finished(), "a full inbox makes the reader wait");
         assert!(matches!(mailbox.next().await, Some(SessionMsg::Client { .. })));
-        waiting.await.unwrap();
+        assert!(place.await.unwrap());
+        assert!(inbox.offer_again(waiting).is_ok());
         for _ in 0..MAX_QUEUED {
             assert!(mailbox.next().await.is_some());
         }
@@ -228,14 +257,15 @@ mod tests {
         for _ in 0..MAX_QUEUED {
             assert!(inbox.try_send(leave(), None).is_ok());
         }
-        let waiting = tokio::spawn({
+        let place = tokio::spawn({
             let inbox = inbox.clone();
-            async move { inbox.send(leave(), None).await }
+            async move { inbox.has_place().await }
         });
         tokio::task::yield_now().await;
         inbox.stop();
-        waiting.await.unwrap();
+        assert!(!place.await.unwrap(), "no place will come");
         assert!(mailbox.next().await.is_none(), "queued events are dropped once stopped");
         assert!(inbox.try_send(leave(), None).is_err());
+        assert!(inbox.offer(leave(), None).is_ok(), "taken and dropped: nobody is left to answer");
     }
 }

@@ -1,26 +1,29 @@
-//! A `/ws` connection's way out: the encoded frames waiting for its writer,
-//! bounded, and the server's reason when it closes the connection.
+//! A connection's way out: the encoded frames waiting for its task to write
+//! them, bounded, and the server's reason when it closes the connection.
 //!
-//! One lock and two wake-ups instead of a tokio channel and a watch: a tokio
-//! channel allocates a 32-slot block when it is made, which every idle
-//! connection kept; this queue holds no buffer while idle (the writer takes
-//! the whole queue at once, and its buffer goes when the batch is written).
+//! One lock and the connection task's waker instead of a tokio channel and a
+//! watch: a tokio channel allocates a 32-slot block when it is made, which
+//! every idle connection kept; this queue holds no buffer while idle (the task
+//! takes the whole queue at once, and its buffer goes when the batch is
+//! written). A push wakes the task only when it waits: frames pushed while it
+//! is writing go out with its next batch, without another wake-up.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::mem;
 use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 /// The queue is full: the client stopped reading.
 #[derive(Debug)]
 pub struct Full;
 
+/// Written to by anyone (rooms, the session, the connection itself); waited on
+/// by one task, its connection's.
 pub struct Outbox {
     state: Mutex<State>,
-    wake_writer: Notify,
-    wake_reader: Notify,
 }
 
 struct State {
@@ -29,9 +32,14 @@ struct State {
     closed: Option<Close>,
     /// The writer has ended (the peer went): frames are dropped, not queued.
     writer_gone: bool,
+    /// The connection's task, while it waits for frames or a close.
+    waiting: Option<Waker>,
 }
 
-/// What the writer takes at once: every frame queued, and whether to close after them.
+/// What the connection's task takes at once: every frame queued, and whether to
+/// close after them. The task keeps one and hands it to every take: the queue
+/// and the batch swap buffers, so a busy connection allocates none.
+#[derive(Default)]
 pub struct Batch {
     pub frames: VecDeque<Bytes>,
     pub close: Option<Close>,
@@ -49,8 +57,8 @@ pub struct Close {
 impl Outbox {
     /// A queue of at most `capacity` frames not yet taken by the writer.
     pub fn new(capacity: usize) -> Self {
-        let state = State { frames: VecDeque::new(), capacity, closed: None, writer_gone: false };
-        Self { state: Mutex::new(state), wake_writer: Notify::new(), wake_reader: Notify::new() }
+        let state = State { frames: VecDeque::new(), capacity, closed: None, writer_gone: false, waiting: None };
+        Self { state: Mutex::new(state) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -69,8 +77,7 @@ impl Outbox {
             return Err(Full);
         }
         state.frames.push_back(frame);
-        drop(state);
-        self.wake_writer.notify_one();
+        wake(state);
         Ok(())
     }
 
@@ -101,9 +108,7 @@ impl Outbox {
             state.frames.extend(last);
         }
         state.closed = Some(close);
-        drop(state);
-        self.wake_writer.notify_one();
-        self.wake_reader.notify_one();
+        wake(state);
     }
 
     /// The server's reason, once it has closed the connection.
@@ -111,24 +116,36 @@ impl Outbox {
         self.state().closed.map(|close| close.reason)
     }
 
-    /// Waits until the server closes the connection (the reader's side).
+    /// Waits until the server closes the connection (while a write waits on a
+    /// client that is not reading).
     pub async fn closed(&self) {
-        while self.closed_reason().is_none() {
-            self.wake_reader.notified().await;
-        }
+        poll_fn(|cx| {
+            let mut state = self.state();
+            if state.closed.is_some() {
+                return Poll::Ready(());
+            }
+            state.wait(cx);
+            Poll::Pending
+        })
+        .await
     }
 
-    /// Waits for frames or a close, then takes every frame queued.
-    pub async fn take(&self) -> Batch {
-        loop {
-            {
-                let mut state = self.state();
-                if !state.frames.is_empty() || state.closed.is_some() {
-                    return Batch { frames: mem::take(&mut state.frames), close: state.closed };
-                }
+    /// Waits for frames or a close, then takes every frame queued into `batch`
+    /// (written out, so empty), whose buffer the queue keeps in exchange.
+    /// Dropping the wait loses nothing.
+    pub async fn take(&self, batch: &mut Batch) {
+        poll_fn(|cx| {
+            let mut state = self.state();
+            if !state.frames.is_empty() || state.closed.is_some() {
+                batch.frames.clear();
+                mem::swap(&mut state.frames, &mut batch.frames);
+                batch.close = state.closed;
+                return Poll::Ready(());
             }
-            self.wake_writer.notified().await;
-        }
+            state.wait(cx);
+            Poll::Pending
+        })
+        .await
     }
 
     /// The writer ended: what is queued, and anything pushed later, is dropped.
@@ -139,9 +156,35 @@ impl Outbox {
     }
 }
 
+impl State {
+    fn wait(&mut self, cx: &Context<'_>) {
+        match &self.waiting {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => self.waiting = Some(cx.waker().clone()),
+        }
+    }
+}
+
+/// Wakes the connection's task if it waits, once the lock is released.
+fn wake(mut state: MutexGuard<'_, State>) {
+    let waiting = state.waiting.take();
+    drop(state);
+    if let Some(waker) = waiting {
+        waker.wake();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Outbox {
+        async fn taken(&self) -> Batch {
+            let mut batch = Batch::default();
+            self.take(&mut batch).await;
+            batch
+        }
+    }
 
     fn frame(n: u8) -> Bytes {
         Bytes::from(vec![n])
@@ -153,7 +196,7 @@ mod tests {
         for n in 0..3 {
             outbox.push(frame(n)).unwrap();
         }
-        let batch = outbox.take().await;
+        let batch = outbox.taken().await;
         assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
         assert!(batch.close.is_none());
     }
@@ -164,7 +207,7 @@ mod tests {
         outbox.push(frame(0)).unwrap();
         outbox.push(frame(1)).unwrap();
         assert!(outbox.push(frame(2)).is_err(), "the client is not reading");
-        outbox.take().await;
+        outbox.taken().await;
         outbox.push(frame(2)).unwrap();
     }
 
@@ -173,7 +216,7 @@ mod tests {
         let outbox = std::sync::Arc::new(Outbox::new(2));
         let writer = tokio::spawn({
             let outbox = outbox.clone();
-            async move { (outbox.take().await.frames.len(), outbox.take().await.close) }
+            async move { (outbox.taken().await.frames.len(), outbox.taken().await.close) }
         });
         tokio::task::yield_now().await;
         outbox.push(frame(0)).unwrap();
@@ -193,7 +236,7 @@ mod tests {
         outbox.close_after("lagging", [frame(1), frame(2)]);
         outbox.close_after("twice", [frame(3)]);
         outbox.push(frame(4)).unwrap();
-        let batch = outbox.take().await;
+        let batch = outbox.taken().await;
         assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
         assert_eq!(batch.close, Some(Close { reason: "lagging", going_away: false }));
     }
@@ -204,7 +247,7 @@ mod tests {
         outbox.push(frame(0)).unwrap();
         outbox.go_away("server shutting down");
         outbox.close("lagging");
-        let batch = outbox.take().await;
+        let batch = outbox.taken().await;
         assert_eq!(batch.frames, [frame(0)]);
         assert_eq!(batch.close, Some(Close { reason: "server shutting down", going_away: true }));
     }
@@ -217,6 +260,35 @@ mod tests {
         outbox.push(frame(1)).unwrap();
         outbox.push(frame(2)).unwrap();
         outbox.close("closed");
-        assert!(outbox.take().await.frames.is_empty());
+        assert!(outbox.taken().await.frames.is_empty());
+    }
+
+    #[test]
+    fn only_a_waiting_task_is_woken_and_once_per_wait() {
+        use std::future::Future;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        struct Counting(AtomicUsize);
+        impl futures::task::ArcWake for Counting {
+            fn wake_by_ref(this: &std::sync::Arc<Self>) {
+                this.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let wakes = std::sync::Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = futures::task::waker(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let outbox = Outbox::new(8);
+        let mut batch = Batch::default();
+
+        outbox.push(frame(0)).unwrap();
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 0, "nobody waits yet");
+        assert!(std::pin::pin!(outbox.take(&mut batch)).poll(&mut cx).is_ready());
+        assert!(std::pin::pin!(outbox.take(&mut batch)).poll(&mut cx).is_pending(), "now it waits");
+        for n in 1..4 {
+            outbox.push(frame(n)).unwrap();
+        }
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1, "the frames after the first go with the same wake-up");
+        assert!(std::pin::pin!(outbox.take(&mut batch)).poll(&mut cx).is_ready());
+        assert_eq!(batch.frames, [frame(1), frame(2), frame(3)]);
     }
 }

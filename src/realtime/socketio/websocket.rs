@@ -1,9 +1,10 @@
 //! Socket.IO over a websocket opened directly (`transports: ['websocket']` in
 //! socket.io-client, and what load testers and most production clients use),
-//! served here rather than by socketioxide, the way `/ws` is: one bounded
-//! [`Outbox`] per connection whose writer writes every packet queued and
-//! flushes once, each event's packet encoded once for all its recipients, and
-//! the heartbeat kept by that writer instead of tasks and channels of its own.
+//! served here rather than by socketioxide, the way `/ws` is: one task per
+//! connection ([`crate::realtime::connection`]) that reads packets and writes
+//! every packet its bounded [`Outbox`] holds, then flushes once; each event's
+//! packet encoded once for all its recipients; the heartbeat kept by that same
+//! task instead of tasks and channels of its own.
 //! It costs an idle session what `/ws` does (socketioxide's per-socket channels
 //! and tasks cost ~16 KB more: docs/benchmarks.md).
 //!
@@ -12,17 +13,15 @@
 //! Both speak the same events, answers, errors and close notices.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::stream::SplitSink;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use http::{HeaderMap, Request};
 use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::packet::{self, Inbound};
 use super::{ConnectRequest, MAIN_NAMESPACE, disconnect_notice, refuse_full};
@@ -30,8 +29,8 @@ use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::{SessionInbox, SessionMsg};
 use crate::error::Error;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
-use crate::realtime::outbox::Outbox;
-use crate::realtime::ws::{Socket, accept, text, write_batch};
+use crate::realtime::connection::{Ended, Socket, Writing, accept};
+use crate::realtime::outbox::{Batch, Outbox};
 use crate::state::AppState;
 
 /// engine.io's defaults, which socketioxide serves too.
@@ -39,6 +38,11 @@ const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// CONNECT packets one connection may send before it is closed.
 const MAX_CONNECT_ATTEMPTS: u32 = 5;
+/// A client that takes nothing for a ping's interval and timeout is gone; one
+/// dropped for not reading is told why if it reads again within that time
+/// (socketioxide's sockets wait as long).
+const WRITING: Writing = Writing { code: CloseCode::Normal, stall: SILENCE, grace: SILENCE };
+const SILENCE: Duration = PING_INTERVAL.saturating_add(PING_TIMEOUT);
 
 /// A websocket opened straight to Socket.IO: engine.io v4, no `sid` (an upgrade
 /// from polling carries the polling session's `sid` and stays with socketioxide).
@@ -86,9 +90,6 @@ impl OpenedWith {
 /// The connection's way out, shared with its session.
 pub struct SocketOutbound {
     outbox: Outbox,
-    /// Set by the reader when a pong arrives; the writer checks it when the
-    /// ping's time is up.
-    pong: AtomicBool,
 }
 
 impl Outbound for SocketOutbound {
@@ -112,24 +113,12 @@ impl Outbound for SocketOutbound {
     }
 }
 
-async fn serve(state: Arc<AppState>, opened_with: OpenedWith, socket: Socket) {
-    let (mut sink, mut stream) = socket.split();
-    let outbound = Arc::new(SocketOutbound {
-        outbox: Outbox::new(state.settings.realtime.outbound_queue),
-        pong: AtomicBool::new(false),
-    });
+async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket) {
+    let outbound = Arc::new(SocketOutbound { outbox: Outbox::new(state.settings.realtime.outbound_queue) });
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let max = state.settings.realtime.max_frame_bytes;
     let open = packet::open(&sid, PING_INTERVAL.as_millis() as u64, PING_TIMEOUT.as_millis() as u64, max);
     let _ = outbound.outbox.push(open);
-
-    let mut writer = tokio::spawn({
-        let outbound = outbound.clone();
-        async move {
-            write_all(&outbound, &mut sink).await;
-            outbound.outbox.writer_gone();
-        }
-    });
 
     let mut connection = Connection {
         state,
@@ -137,23 +126,16 @@ async fn serve(state: Arc<AppState>, opened_with: OpenedWith, socket: Socket) {
         opened_with: Some(opened_with),
         connect_attempts: 0,
         session: None,
+        heartbeat: Heartbeat::default(),
+        pong_seen: false,
     };
-    tokio::select! {
-        _ = connection.read(&mut stream) => {}
-        _ = outbound.outbox.closed() => {}
-    }
+    let ended = connection.run(&mut socket).await;
     let reason = outbound.outbox.closed_reason().unwrap_or("client disconnected");
     if let Some(session) = connection.session.take() {
         tracing::info!(transport = "socketio", user = %session.user_id, reason, "realtime session ended");
         session.inbox.stop();
     }
-    outbound.outbox.close("closed");
-    // A client dropped for not reading is told why if it reads again within
-    // the time engine.io gives a silent client (socketioxide's sockets wait as
-    // long); the session is already gone, only the bounded queue waits.
-    if tokio::time::timeout(PING_INTERVAL + PING_TIMEOUT, &mut writer).await.is_err() {
-        writer.abort();
-    }
+    WRITING.finish(&mut socket, &outbound.outbox, ended).await;
 }
 
 struct Connection {
@@ -164,6 +146,9 @@ struct Connection {
     /// Each CONNECT costs a token check: a connection gets a few.
     connect_attempts: u32,
     session: Option<Connected>,
+    heartbeat: Heartbeat,
+    /// A pong came since the heartbeat last fired.
+    pong_seen: bool,
 }
 
 struct Connected {
@@ -171,55 +156,105 @@ struct Connected {
     user_id: String,
 }
 
+/// What a packet from the client leads to.
+enum Flow {
+    Continue,
+    /// The client went, or closed the connection.
+    ClientWent,
+    /// The server closed the connection (a broken protocol, too many connects).
+    Closed,
+}
+
 impl Connection {
-    /// Reads packets until the client goes, breaks the protocol, or does not
-    /// connect to the namespace within the connect timeout.
-    async fn read(&mut self, stream: &mut futures::stream::SplitStream<Socket>) {
-        let connect_by = Instant::now() + Duration::from_secs(self.state.settings.realtime.connect_timeout_secs);
+    /// Reads packets and writes what is queued until the client goes, breaks
+    /// the protocol, does not connect to the namespace within the connect
+    /// timeout, or misses a heartbeat, or until the server closes the connection.
+    async fn run(&mut self, socket: &mut Socket) -> Ended {
+        let outbound = self.outbound.clone();
+        let outbox = &outbound.outbox;
+        let connect_by = tokio::time::sleep(Duration::from_secs(self.state.settings.realtime.connect_timeout_secs));
+        let heartbeat = tokio::time::sleep(PING_INTERVAL);
+        tokio::pin!(connect_by, heartbeat);
+        let mut batch = Batch::default();
         loop {
-            // Until CONNECT, the connect timeout; then a client that sends
-            // nothing, not even a pong, for a ping's interval and timeout is
-            // gone (the writer's heartbeat cannot tell while it is stuck
-            // writing to a client that stopped reading).
-            let deadline = match self.session {
-                None => connect_by,
-                Some(_) => Instant::now() + PING_INTERVAL + PING_TIMEOUT,
-            };
-            let incoming = match tokio::time::timeout_at(deadline, stream.next()).await {
-                Ok(incoming) => incoming,
-                Err(_) if self.session.is_none() => return self.outbound.outbox.close("connect timeout"),
-                Err(_) => return self.outbound.outbox.close("ping timeout"),
-            };
-            let frame = match incoming {
-                Some(Ok(Message::Text(frame))) => frame,
-                // Binary frames only follow binary packets, which are refused.
-                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                Some(Ok(Message::Close(_))) | None => return,
-                Some(Err(error)) => {
-                    tracing::debug!(%error, "socket.io websocket read ended");
-                    return;
+            let flow = tokio::select! {
+                () = outbox.take(&mut batch) => {
+                    if !WRITING.write(socket, outbox, &mut batch).await {
+                        return Ended::ByServer;
+                    }
+                    Flow::Continue
                 }
+                () = &mut heartbeat => {
+                    let (beat, next) = self.heartbeat.fire(std::mem::take(&mut self.pong_seen));
+                    heartbeat.as_mut().reset(Instant::now() + next);
+                    match beat {
+                        Beat::Ping => self.push(packet::PING),
+                        Beat::Alive => {}
+                        Beat::Dead => outbox.close("ping timeout"),
+                    }
+                    Flow::Continue
+                }
+                () = &mut connect_by, if self.session.is_none() => {
+                    outbox.close("connect timeout");
+                    Flow::Closed
+                }
+                incoming = socket.next() => self.packet(incoming).await,
             };
-            match packet::decode(frame.as_str()) {
-                Ok(Inbound::Pong) => self.outbound.pong.store(true, Ordering::Release),
-                Ok(Inbound::Ping) => {
-                    let _ = self.outbound.outbox.push(packet::PONG);
-                }
-                Ok(Inbound::Close) => return,
-                Ok(Inbound::Ignored) => {}
-                // Boxed: the connection's future lives as long as the session, and
-                // inline it would be sized for authentication's (database) futures.
-                Ok(Inbound::Connect { namespace, auth }) => Box::pin(self.connect(&namespace, auth)).await,
-                Ok(Inbound::Event { name, data, ack }) => self.event(&name, data, ack),
-                Ok(Inbound::Binary { ack }) => {
-                    let refused = Error::InvalidJson("Binary payloads are not supported".into());
-                    self.dispatch(Err(refused), ack);
-                }
-                Err(packet::Malformed) => {
-                    tracing::debug!("socket.io websocket sent a malformed packet");
-                    return self.outbound.outbox.close("invalid packet");
+            match flow {
+                Flow::Continue => {}
+                Flow::ClientWent => return Ended::ByClient,
+                // What is queued, then the close, within the grace.
+                Flow::Closed => {
+                    loop {
+                        outbox.take(&mut batch).await;
+                        if !WRITING.write(socket, outbox, &mut batch).await {
+                            break;
+                        }
+                    }
+                    return Ended::ByServer;
                 }
             }
+        }
+    }
+
+    async fn packet(&mut self, incoming: Option<Result<Message, tungstenite::Error>>) -> Flow {
+        let frame = match incoming {
+            Some(Ok(Message::Text(frame))) => frame,
+            // Binary frames only follow binary packets, which are refused.
+            Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                return Flow::Continue;
+            }
+            Some(Ok(Message::Close(_))) | None => return Flow::ClientWent,
+            Some(Err(error)) => {
+                tracing::debug!(%error, "socket.io websocket read ended");
+                return Flow::ClientWent;
+            }
+        };
+        match packet::decode(frame.as_str()) {
+            Ok(Inbound::Pong) => self.pong_seen = true,
+            Ok(Inbound::Ping) => self.push(packet::PONG),
+            Ok(Inbound::Close) => return Flow::ClientWent,
+            Ok(Inbound::Ignored) => {}
+            // Boxed: the connection's future lives as long as the session, and
+            // inline it would be sized for authentication's (database) futures.
+            Ok(Inbound::Connect { namespace, auth }) => Box::pin(self.connect(&namespace, auth)).await,
+            Ok(Inbound::Event { name, data, ack }) => self.event(&name, data, ack),
+            Ok(Inbound::Binary { ack }) => {
+                let refused = Error::InvalidJson("Binary payloads are not supported".into());
+                self.dispatch(Err(refused), ack);
+            }
+            Err(packet::Malformed) => {
+                tracing::debug!("socket.io websocket sent a malformed packet");
+                self.outbound.outbox.close("invalid packet");
+            }
+        }
+        if self.outbound.outbox.closed_reason().is_some() { Flow::Closed } else { Flow::Continue }
+    }
+
+    /// Queues a packet of the connection's own; a client that is not reading is dropped.
+    fn push(&self, packet: bytes::Bytes) {
+        if self.outbound.outbox.push(packet).is_err() {
+            self.outbound.close("lagging");
         }
     }
 
@@ -286,35 +321,6 @@ impl Connection {
             let data = serde_json::to_string(&notice).unwrap_or_else(|_| "{}".into());
             if self.outbound.outbox.push(packet::event("error", &data)).is_err() {
                 self.outbound.close("lagging");
-            }
-        }
-    }
-}
-
-/// Writes every packet queued, then flushes once; keeps the [`Heartbeat`].
-async fn write_all(outbound: &SocketOutbound, sink: &mut SplitSink<Socket, Message>) {
-    let mut heartbeat = Heartbeat::default();
-    let timer = tokio::time::sleep(PING_INTERVAL);
-    tokio::pin!(timer);
-    loop {
-        tokio::select! {
-            batch = outbound.outbox.take() => {
-                if !write_batch(sink, batch, CloseCode::Normal).await {
-                    return;
-                }
-            }
-            () = &mut timer => {
-                let (beat, next) = heartbeat.fire(outbound.pong.swap(false, Ordering::AcqRel));
-                timer.as_mut().reset(Instant::now() + next);
-                match beat {
-                    Beat::Ping => {
-                        if sink.send(text(packet::PING)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Beat::Alive => {}
-                    Beat::Dead => outbound.outbox.close("ping timeout"),
-                }
             }
         }
     }

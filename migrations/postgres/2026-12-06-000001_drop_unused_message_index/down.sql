@@ -1,0 +1,1 @@
+CREATE INDEX messages_room_created_idx ON messages (room_id, created_at);
