@@ -131,6 +131,17 @@ impl DbPool {
         conn.map_err(|reason| Error::Unavailable(format!("database pool: {reason}")))
     }
 
+    /// Whether a connection sits idle in the pool now (one that is checked out
+    /// may be kept a while longer without making anyone wait).
+    pub fn has_idle(&self) -> bool {
+        let idle = match self {
+            Self::Sqlite(pool) => pool.state().idle_connections,
+            Self::Postgres(pool) => pool.state().idle_connections,
+            Self::Mysql(pool) => pool.state().idle_connections,
+        };
+        idle > 0
+    }
+
     /// Readiness probe: one round trip on a pooled connection.
     pub async fn ping(&self) -> Result<(), Error> {
         let mut pooled = self.get().await?;

@@ -13,6 +13,8 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures::SinkExt;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -95,26 +97,36 @@ pub(crate) struct Writing {
 
 impl Writing {
     /// Writes a batch taken from `outbox`; `false` when the connection is done
-    /// (closed, the peer gone, or not reading).
-    pub(crate) async fn write(&self, socket: &mut Socket, outbox: &Outbox, batch: &mut Batch) -> bool {
-        let closing = batch.close.is_some();
-        let written = write_batch(socket, batch, self.code);
+    /// (closed, the peer gone, or not reading). `on_close` runs once, as soon
+    /// as the server's close is seen (before the last frames are out): it stops
+    /// the session, which must not stay registered and subscribed while a
+    /// client that stopped reading gets its grace.
+    pub(crate) async fn write(
+        &self,
+        socket: &mut Socket,
+        outbox: &Outbox,
+        batch: &mut Batch,
+        closing: &mut Closing,
+        on_close: impl FnOnce(),
+    ) -> bool {
+        if batch.close.is_some() {
+            let by = closing.start(self.grace, on_close);
+            return tokio::time::timeout_at(by, write_batch(socket, batch, self)).await.unwrap_or(false);
+        }
+        let written = write_batch(socket, batch, self);
         tokio::pin!(written);
-        // Most writes are taken by the kernel at once: no timer for those.
+        // Most writes are taken by the kernel at once: nothing more to watch.
         if let Poll::Ready(done) = futures::poll!(&mut written) {
             return done;
         }
-        if closing {
-            return tokio::time::timeout(self.grace, written).await.unwrap_or(false);
-        }
         tokio::select! {
             done = &mut written => done,
-            () = tokio::time::sleep(self.stall) => {
-                tracing::debug!("client stopped reading");
-                false
+            // Closed (lagging, shutdown) while this write waits: the client is
+            // told why if it takes the rest within the grace.
+            () = outbox.closed() => {
+                let by = closing.start(self.grace, on_close);
+                tokio::time::timeout_at(by, written).await.unwrap_or(false)
             }
-            // Told why (lagging, shutdown) if it takes the rest within the grace.
-            () = outbox.closed() => tokio::time::timeout(self.grace, written).await.unwrap_or(false),
         }
     }
 
@@ -127,6 +139,22 @@ impl Writing {
         if ended == Ended::ByClient {
             let _ = tokio::time::timeout(self.grace, socket.close(None)).await;
         }
+    }
+}
+
+/// Set once the server has closed the connection: its last frames have one
+/// grace from that moment, however many writes they take.
+#[derive(Default)]
+pub(crate) struct Closing {
+    by: Option<Instant>,
+}
+
+impl Closing {
+    fn start(&mut self, grace: Duration, on_close: impl FnOnce()) -> Instant {
+        *self.by.get_or_insert_with(|| {
+            on_close();
+            Instant::now() + grace
+        })
     }
 }
 
@@ -143,9 +171,19 @@ const KEPT_FRAMES: usize = 16;
 /// Writes a batch's frames, then its close if it has one (with `code`, or 1001
 /// "going away" when the server is shutting down), else flushes once. `false`
 /// when the connection is done: closed, or the peer gone.
-async fn write_batch(socket: &mut Socket, batch: &mut Batch, code: CloseCode) -> bool {
+/// Each step that waits on the client may wait `stall` at most: a client
+/// that takes nothing for that long is gone (one that reads slowly is not).
+async fn write_batch(socket: &mut Socket, batch: &mut Batch, writing: &Writing) -> bool {
+    let taken = |step: Result<Result<(), _>, _>| match step {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::debug!("client stopped reading");
+            false
+        }
+    };
     while let Some(frame) = batch.frames.pop_front() {
-        if socket.feed(text(frame)).await.is_err() {
+        if !taken(tokio::time::timeout(writing.stall, socket.feed(text(frame))).await) {
             return false;
         }
     }
@@ -154,11 +192,11 @@ async fn write_batch(socket: &mut Socket, batch: &mut Batch, code: CloseCode) ->
         batch.frames.shrink_to(KEPT_FRAMES);
     }
     if let Some(close) = batch.close {
-        let code = if close.going_away { CloseCode::Away } else { code };
+        let code = if close.going_away { CloseCode::Away } else { writing.code };
         let _ = socket.send(Message::Close(Some(close_frame(code, close.reason)))).await;
         return false;
     }
-    socket.flush().await.is_ok()
+    taken(tokio::time::timeout(writing.stall, socket.flush()).await)
 }
 
 fn text(frame: bytes::Bytes) -> Message {
@@ -179,7 +217,6 @@ mod tests {
 
     use bytes::Bytes;
     use tokio::net::{TcpSocket, TcpStream};
-    use tokio::time::Instant;
 
     use super::*;
 
@@ -216,7 +253,8 @@ mod tests {
         let outbox = Outbox::new(1024);
         let mut batch = a_large_batch(&outbox).await;
         let started = Instant::now();
-        assert!(!WRITING.write(&mut socket, &outbox, &mut batch).await, "the connection is done");
+        let mut closing = Closing::default();
+        assert!(!WRITING.write(&mut socket, &outbox, &mut batch, &mut closing, || {}).await, "the connection is done");
         assert!(started.elapsed() >= WRITING.stall, "{:?}", started.elapsed());
     }
 
@@ -233,9 +271,21 @@ mod tests {
                 outbox.close("lagging");
             }
         });
-        assert!(!WRITING.write(&mut socket, &outbox, &mut batch).await);
+        let mut closing = Closing::default();
+        let mut session_stopped_at = None;
+        let on_close = || session_stopped_at = Some(started.elapsed());
+        assert!(!WRITING.write(&mut socket, &outbox, &mut batch, &mut closing, on_close).await);
         let took = started.elapsed();
         assert!(took >= Duration::from_secs(3) && took < WRITING.stall, "closed at 1 s, then the 2 s grace: {took:?}");
+        assert_eq!(session_stopped_at, Some(Duration::from_secs(1)), "the session stops when the close is seen");
+
+        // The close's own frames (the notice) get what is left of that grace, not another.
+        outbox.take(&mut batch).await;
+        let before = Instant::now();
+        let mut called_again = false;
+        assert!(!WRITING.write(&mut socket, &outbox, &mut batch, &mut closing, || called_again = true).await);
+        assert!(before.elapsed() < Duration::from_millis(1), "the grace was over: {:?}", before.elapsed());
+        assert!(!called_again, "the session was stopped once");
     }
 
     #[tokio::test]
@@ -258,7 +308,7 @@ mod tests {
             }
             received
         });
-        assert!(WRITING.write(&mut socket, &outbox, &mut batch).await);
+        assert!(WRITING.write(&mut socket, &outbox, &mut batch, &mut Closing::default(), || {}).await);
         // 100 unmasked text frames of 2 bytes: 0x81, length, payload.
         assert_eq!(reading.await.unwrap(), b"\x81\x02{}".repeat(100));
         assert!(batch.frames.is_empty() && batch.frames.capacity() <= KEPT_FRAMES, "a burst's buffer is not kept");

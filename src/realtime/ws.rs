@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::connection::{Ended, Socket, Writing, accept, close_frame};
+use super::connection::{Closing, Ended, Socket, Writing, accept, close_frame};
 use super::outbox::{Batch, Outbox};
 use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::SessionInbox;
@@ -86,11 +86,14 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket) {
     // still written meanwhile).
     let mut waiting: Option<Waiting> = None;
     let mut batch = Batch::default();
+    let mut closing = Closing::default();
     let ended = loop {
         tokio::select! {
-            () = outbox.take(&mut batch) => if !WRITING.write(&mut socket, outbox, &mut batch).await {
-                break Ended::ByServer;
-            },
+            () = outbox.take(&mut batch) => {
+                if !WRITING.write(&mut socket, outbox, &mut batch, &mut closing, || session.stop()).await {
+                    break Ended::ByServer;
+                }
+            }
             has_place = session.has_place(), if waiting.is_some() => {
                 waiting = match (has_place, waiting.take()) {
                     (true, Some(event)) => session.offer_again(event).err(),

@@ -146,8 +146,10 @@ async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<
 /// round to the next: a connection's page cache is thrown away whenever it finds
 /// that another connection wrote since it last did, so a writer taking whichever
 /// pooled connection is free would read back the pages it just wrote at every
-/// round (a third of the store's CPU, perf). PostgreSQL and MySQL writers take a
-/// pooled connection per round, checked at checkout the way the pool checks them.
+/// round (a third of the store's CPU, perf). It is kept only while the pool
+/// has another connection idle, so a small pool is never starved by it.
+/// PostgreSQL and MySQL writers take a pooled connection per round, checked at
+/// checkout the way the pool checks them.
 struct Connection {
     db: DbPool,
     held: Option<PooledConn>,
@@ -161,10 +163,11 @@ impl Connection {
         }
     }
 
-    /// Hands back a connection whose round went through; one that failed is
-    /// dropped, and the next round takes a fresh one.
+    /// Keeps a SQLite connection whose round went through, while the pool has
+    /// another idle for everyone else; otherwise it goes back to the pool, and
+    /// the next round takes one from there.
     fn put_back(&mut self, pooled: PooledConn, succeeded: bool) {
-        if succeeded && self.db.kind() == BackendKind::Sqlite {
+        if succeeded && self.db.kind() == BackendKind::Sqlite && self.db.has_idle() {
             self.held = Some(pooled);
         }
     }

@@ -555,3 +555,24 @@ async fn pipelined_sends_from_several_members_are_stored_in_order_and_answered_e
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"op="store_round""#), "no round was stored");
 }
+
+/// SQLite's message writer keeps its connection between rounds (its page cache
+/// stays warm) only while the pool has another one idle: with a pool of one,
+/// every other query still gets the connection instead of timing out on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_one_is_shared_with_the_message_writer() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
+        s.database.max_connections = 1;
+        s.database.connect_timeout_secs = 2;
+    });
+    let alice = app.register("alice").await;
+    let room = room_of(&app, &alice, &[]).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    a.ok("join_room", json!({"roomId": room})).await;
+    a.ok("send_message", json!({"roomId": room, "content": "one"})).await;
+    let history = app.get(&format!("/api/v1/rooms/{room}/messages"), Some(&alice.token)).await;
+    assert_eq!(history.status, StatusCode::OK, "the writer kept the only connection: {}", history.body);
+    a.ok("send_message", json!({"roomId": room, "content": "two"})).await;
+    let history = app.get(&format!("/api/v1/rooms/{room}/messages"), Some(&alice.token)).await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+}

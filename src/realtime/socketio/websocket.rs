@@ -29,7 +29,7 @@ use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::{SessionInbox, SessionMsg};
 use crate::error::Error;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
-use crate::realtime::connection::{Ended, Socket, Writing, accept};
+use crate::realtime::connection::{Closing, Ended, Socket, Writing, accept};
 use crate::realtime::outbox::{Batch, Outbox};
 use crate::state::AppState;
 
@@ -176,10 +176,11 @@ impl Connection {
         let heartbeat = tokio::time::sleep(PING_INTERVAL);
         tokio::pin!(connect_by, heartbeat);
         let mut batch = Batch::default();
+        let mut closing = Closing::default();
         loop {
             let flow = tokio::select! {
                 () = outbox.take(&mut batch) => {
-                    if !WRITING.write(socket, outbox, &mut batch).await {
+                    if !WRITING.write(socket, outbox, &mut batch, &mut closing, || self.stop_session()).await {
                         return Ended::ByServer;
                     }
                     Flow::Continue
@@ -205,9 +206,10 @@ impl Connection {
                 Flow::ClientWent => return Ended::ByClient,
                 // What is queued, then the close, within the grace.
                 Flow::Closed => {
+                    self.stop_session();
                     loop {
                         outbox.take(&mut batch).await;
-                        if !WRITING.write(socket, outbox, &mut batch).await {
+                        if !WRITING.write(socket, outbox, &mut batch, &mut closing, || {}).await {
                             break;
                         }
                     }
@@ -249,6 +251,14 @@ impl Connection {
             }
         }
         if self.outbound.outbox.closed_reason().is_some() { Flow::Closed } else { Flow::Continue }
+    }
+
+    /// The server closed the connection: the session stops now, before the
+    /// connection's last frames are out.
+    fn stop_session(&self) {
+        if let Some(session) = &self.session {
+            session.inbox.stop();
+        }
     }
 
     /// Queues a packet of the connection's own; a client that is not reading is dropped.
