@@ -83,14 +83,9 @@ impl SessionInbox {
     /// then stops reading its socket until [`Self::has_place`]. A stopped
     /// session takes nothing (its transport is closing).
     pub fn offer(&self, event: Result<ClientEvent, Error>, answer: Option<AnswerFn>) -> Result<(), Waiting> {
-        match self.shared.places.try_acquire() {
-            Ok(place) => {
-                place.forget();
-                self.post(client_message(event, answer));
-                Ok(())
-            }
-            Err(TryAcquireError::NoPermits) => Err(Waiting { event, answer }),
-            Err(TryAcquireError::Closed) => Ok(()),
+        match self.queue(Waiting { event, answer }) {
+            Ok(()) | Err((TryAcquireError::Closed, _)) => Ok(()),
+            Err((TryAcquireError::NoPermits, waiting)) => Err(waiting),
         }
     }
 
@@ -112,14 +107,7 @@ impl SessionInbox {
         event: Result<ClientEvent, Error>,
         answer: Option<AnswerFn>,
     ) -> Result<(), Option<AnswerFn>> {
-        match self.shared.places.try_acquire() {
-            Ok(place) => {
-                place.forget();
-                self.post(client_message(event, answer));
-                Ok(())
-            }
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(answer),
-        }
+        self.queue(Waiting { event, answer }).map_err(|(_, waiting)| waiting.answer)
     }
 
     /// Messages from the server itself (recovery, revocation, shutdown) skip the
@@ -134,6 +122,19 @@ impl SessionInbox {
         self.shared.stopped.store(true, Ordering::Release);
         self.shared.places.close();
         self.mail.close_channel();
+    }
+
+    /// Takes one of the client events' places and posts the event, or hands it
+    /// back with why: the inbox is full, or the session stopped.
+    fn queue(&self, waiting: Waiting) -> Result<(), (TryAcquireError, Waiting)> {
+        match self.shared.places.try_acquire() {
+            Ok(place) => {
+                place.forget();
+                self.post(client_message(waiting.event, waiting.answer));
+                Ok(())
+            }
+            Err(why) => Err((why, waiting)),
+        }
     }
 
     fn post(&self, message: SessionMsg) {

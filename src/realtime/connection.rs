@@ -9,22 +9,27 @@
 //! hold its task, and the server closing the connection (lagging, shutdown)
 //! is seen while a write waits.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
+use bytes::Bytes;
 use futures::SinkExt;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::outbox::{Batch, Outbox};
 use crate::error::Error;
@@ -109,11 +114,16 @@ impl Writing {
         closing: &mut Closing,
         on_close: impl FnOnce(),
     ) -> bool {
+        // Counts the steps (frames, the flush) the kernel has taken; only a
+        // write that waits reads it, so the fast path pays no timer.
+        let progress = AtomicU64::new(0);
         if batch.close.is_some() {
             let by = closing.start(self.grace, on_close);
-            return tokio::time::timeout_at(by, write_batch(socket, batch, self)).await.unwrap_or(false);
+            return tokio::time::timeout_at(by, write_batch(socket, batch, self.code, &progress))
+                .await
+                .unwrap_or(false);
         }
-        let written = write_batch(socket, batch, self);
+        let written = write_batch(socket, batch, self.code, &progress);
         tokio::pin!(written);
         // Most writes are taken by the kernel at once: nothing more to watch.
         if let Poll::Ready(done) = futures::poll!(&mut written) {
@@ -121,6 +131,10 @@ impl Writing {
         }
         tokio::select! {
             done = &mut written => done,
+            () = stalled(&progress, self.stall) => {
+                tracing::debug!("client stopped reading");
+                false
+            }
             // Closed (lagging, shutdown) while this write waits: the client is
             // told why if it takes the rest within the grace.
             () = outbox.closed() => {
@@ -168,22 +182,36 @@ pub(crate) enum Ended {
 /// Frames a batch's buffer keeps room for between writes.
 const KEPT_FRAMES: usize = 16;
 
-/// Writes a batch's frames, then its close if it has one (with `code`, or 1001
-/// "going away" when the server is shutting down), else flushes once. `false`
-/// when the connection is done: closed, or the peer gone.
-/// Each step that waits on the client may wait `stall` at most: a client
-/// that takes nothing for that long is gone (one that reads slowly is not).
-async fn write_batch(socket: &mut Socket, batch: &mut Batch, writing: &Writing) -> bool {
-    let taken = |step: Result<Result<(), _>, _>| match step {
-        Ok(Ok(())) => true,
-        Ok(Err(_)) => false,
-        Err(_) => {
-            tracing::debug!("client stopped reading");
-            false
+/// How often a waiting write looks at its progress: a client that takes
+/// nothing is found gone between `stall` and `stall` plus this share of it.
+const STALL_CHECKS: u32 = 8;
+
+/// Ends once `progress` has not moved for `stall`: a client that takes nothing
+/// for that long is gone (one that reads slowly is not).
+async fn stalled(progress: &AtomicU64, stall: Duration) {
+    let mut seen = progress.load(Ordering::Relaxed);
+    let mut moved_at = Instant::now();
+    loop {
+        tokio::time::sleep(stall / STALL_CHECKS).await;
+        let now = progress.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, moved_at) = (now, Instant::now());
+        } else if moved_at.elapsed() >= stall {
+            return;
         }
-    };
-    while let Some(frame) = batch.frames.pop_front() {
-        if !taken(tokio::time::timeout(writing.stall, socket.feed(text(frame))).await) {
+    }
+}
+
+/// Writes a batch's frames, then its close if it has one (with `code`, or 1001
+/// "going away" when the server is shutting down), else flushes once, counting
+/// each write the kernel takes in `progress`. `false` when the connection is
+/// done: closed, or the peer gone.
+async fn write_batch(socket: &mut Socket, batch: &mut Batch, code: CloseCode, progress: &AtomicU64) -> bool {
+    if !batch.frames.is_empty() {
+        // What tungstenite owes the client (a pong) goes out whole first: the
+        // frames then go to the stream itself, and tungstenite writes again
+        // only once they are all out (the task does nothing else meanwhile).
+        if socket.flush().await.is_err() || write_frames(socket.get_mut(), &mut batch.frames, progress).await.is_err() {
             return false;
         }
     }
@@ -192,18 +220,91 @@ async fn write_batch(socket: &mut Socket, batch: &mut Batch, writing: &Writing) 
         batch.frames.shrink_to(KEPT_FRAMES);
     }
     if let Some(close) = batch.close {
-        let code = if close.going_away { CloseCode::Away } else { writing.code };
+        let code = if close.going_away { CloseCode::Away } else { code };
         let _ = socket.send(Message::Close(Some(close_frame(code, close.reason)))).await;
         return false;
     }
-    taken(tokio::time::timeout(writing.stall, socket.flush()).await)
+    true
 }
 
-fn text(frame: bytes::Bytes) -> Message {
-    // Frames are built from serde_json output: valid UTF-8 by construction.
-    match Utf8Bytes::try_from(frame) {
-        Ok(text) => Message::Text(text),
-        Err(_) => Message::Text("{}".into()),
+/// Frames one `writev` carries at most (two slices each: header, payload).
+const FRAMES_PER_WRITE: usize = 64;
+
+/// Writes `frames` as websocket text frames straight to the stream, as many
+/// per `writev` as fit: each frame's payload is the shared encoded event, and
+/// only its header (2-10 bytes) is made here. Text without a check: every
+/// frame is serde_json's output or ASCII we build, UTF-8 by construction.
+async fn write_frames(
+    stream: &mut TcpStream,
+    frames: &mut VecDeque<Bytes>,
+    progress: &AtomicU64,
+) -> std::io::Result<()> {
+    // Bytes of the first frame (header and payload) already written.
+    let mut written = 0;
+    while !frames.is_empty() {
+        let mut headers = [FrameHeader::EMPTY; FRAMES_PER_WRITE];
+        for (header, frame) in headers.iter_mut().zip(frames.iter()) {
+            *header = FrameHeader::text(frame.len());
+        }
+        let count = frames.len().min(FRAMES_PER_WRITE);
+        let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+        for (index, (header, frame)) in headers.iter().zip(frames.iter()).enumerate().take(count) {
+            let skip = if index == 0 { written } else { 0 };
+            let header = header.bytes();
+            slices[2 * index] = IoSlice::new(header.get(skip..).unwrap_or_default());
+            slices[2 * index + 1] = IoSlice::new(frame.get(skip.saturating_sub(header.len())..).unwrap_or_default());
+        }
+        let mut taken = stream.write_vectored(&slices[..2 * count]).await?;
+        if taken == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        progress.fetch_add(1, Ordering::Relaxed);
+        // Drop the frames the kernel took whole; remember how far into the next it got.
+        taken += written;
+        while let Some(frame) = frames.front() {
+            let size = FrameHeader::text(frame.len()).bytes().len() + frame.len();
+            if taken < size {
+                break;
+            }
+            taken -= size;
+            frames.pop_front();
+        }
+        written = taken;
+    }
+    Ok(())
+}
+
+/// A server's websocket text frame header (FIN, opcode 1, unmasked) for a
+/// payload of a given length.
+#[derive(Clone, Copy)]
+struct FrameHeader {
+    bytes: [u8; 10],
+    len: u8,
+}
+
+impl FrameHeader {
+    const EMPTY: Self = Self { bytes: [0; 10], len: 0 };
+
+    fn text(payload: usize) -> Self {
+        let mut bytes = [0u8; 10];
+        bytes[0] = 0x81;
+        let len = if payload < 126 {
+            bytes[1] = payload as u8;
+            2
+        } else if let Ok(short) = u16::try_from(payload) {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&short.to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&(payload as u64).to_be_bytes());
+            10
+        };
+        Self { bytes, len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -255,7 +356,34 @@ mod tests {
         let started = Instant::now();
         let mut closing = Closing::default();
         assert!(!WRITING.write(&mut socket, &outbox, &mut batch, &mut closing, || {}).await, "the connection is done");
-        assert!(started.elapsed() >= WRITING.stall, "{:?}", started.elapsed());
+        let took = started.elapsed();
+        assert!(took >= WRITING.stall && took <= WRITING.stall + WRITING.stall / STALL_CHECKS, "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_reads_slowly_is_not_dropped() {
+        let (mut socket, mut client) = socket_to_a_client_that_does_not_read().await;
+        let outbox = Outbox::new(1024);
+        let mut batch = a_large_batch(&outbox).await;
+        // 64 KB every 30 s: 2 MB take 16 minutes, every pause shorter than the stall.
+        let reading = tokio::spawn(async move {
+            let mut buffer = vec![0u8; 65536];
+            loop {
+                let mut read = 0;
+                while read < buffer.len() {
+                    match tokio::io::AsyncReadExt::read(&mut client, &mut buffer[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+        let started = Instant::now();
+        assert!(WRITING.write(&mut socket, &outbox, &mut batch, &mut Closing::default(), || {}).await);
+        assert!(started.elapsed() > Duration::from_secs(600), "the client was slow: {:?}", started.elapsed());
+        drop(socket);
+        reading.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
@@ -286,6 +414,38 @@ mod tests {
         assert!(!WRITING.write(&mut socket, &outbox, &mut batch, &mut closing, || called_again = true).await);
         assert!(before.elapsed() < Duration::from_millis(1), "the grace was over: {:?}", before.elapsed());
         assert!(!called_again, "the session was stopped once");
+    }
+
+    #[tokio::test]
+    async fn frames_of_every_header_size_reach_a_websocket_client_whole_across_partial_writes() {
+        let (mut socket, client) = socket_to_a_client_that_does_not_read().await;
+        let outbox = Outbox::new(1024);
+        // Lengths around each header form's limits (7-bit, 16-bit, 64-bit),
+        // each frame filled with its own letter; small socket buffers split them.
+        let sizes = [0, 5, 125, 126, 300, 65535, 65536, 70000];
+        let sent: Vec<String> = (0..3)
+            .flat_map(|round| sizes.iter().enumerate().map(move |(index, size)| (round * sizes.len() + index, *size)))
+            .map(|(index, size)| char::from(b'a' + (index % 26) as u8).to_string().repeat(size))
+            .collect();
+        for frame in &sent {
+            outbox.push(Bytes::from(frame.clone())).unwrap();
+        }
+        let mut batch = Batch::default();
+        outbox.take(&mut batch).await;
+        let expected = sent.clone();
+        let reading = tokio::spawn(async move {
+            let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+            for frame in expected {
+                match futures::StreamExt::next(&mut client).await {
+                    Some(Ok(Message::Text(text))) => {
+                        assert!(text.as_str() == frame, "a frame of {} bytes", frame.len())
+                    }
+                    other => panic!("expected a text frame of {} bytes, got {other:?}", frame.len()),
+                }
+            }
+        });
+        assert!(WRITING.write(&mut socket, &outbox, &mut batch, &mut Closing::default(), || {}).await);
+        reading.await.unwrap();
     }
 
     #[tokio::test]
