@@ -1,48 +1,59 @@
-//! A connection's way out: the encoded frames waiting for its task to write
-//! them, bounded, and the server's reason when it closes the connection.
+//! A connection's way out: it owns the socket's writing side. A frame pushed
+//! while nothing waits ahead of it is written at once by whoever pushes it (a
+//! room's fan-out, a session's answer): one `writev` of the shared payload and
+//! its header, no queue, no task woken. Only what the kernel does not take
+//! (a client reading slowly) is queued, bounded, for the connection's task to
+//! write as the socket drains ([`Outbox::drive`]), in order, many frames per
+//! `writev`. The server's reason when it closes the connection is kept here too.
 //!
-//! One lock and the connection task's waker instead of a tokio channel and a
-//! watch: a tokio channel allocates a 32-slot block when it is made, which
-//! every idle connection kept; this queue holds no buffer while idle (the task
-//! takes the whole queue at once, and its buffer goes when the batch is
-//! written). A push wakes the task only when it waits: frames pushed while it
-//! is writing go out with its next batch, without another wake-up.
+//! tungstenite reads the socket through [`Wire`], and its own frames (a pong,
+//! the close) go through the same queue, so every byte leaves in order and a
+//! frame is never split by another.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::mem;
-use std::sync::{Mutex, MutexGuard};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// The queue is full: the client stopped reading.
 #[derive(Debug)]
 pub struct Full;
 
-/// Written to by anyone (rooms, the session, the connection itself); waited on
-/// by one task, its connection's.
+/// Written to by anyone (rooms, the session, the connection itself); drained
+/// by one task, its connection's. Clones share the connection.
+#[derive(Clone)]
 pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    stream: TcpStream,
     state: Mutex<State>,
 }
 
 struct State {
-    frames: VecDeque<Bytes>,
+    /// Frames the kernel has not taken yet; the first may be partly written.
+    frames: VecDeque<Frame>,
+    /// Bytes of the first frame already written.
+    written: usize,
     capacity: usize,
     closed: Option<Close>,
-    /// The writer has ended (the peer went): frames are dropped, not queued.
+    /// The connection is over: frames are dropped, not queued.
     writer_gone: bool,
-    /// The connection's task, while it waits for frames or a close.
+    /// A write failed: the peer is gone.
+    failed: bool,
+    /// Writes the kernel took, for the stall watch.
+    progress: u64,
+    /// The connection's task, while it waits for something to do.
     waiting: Option<Waker>,
-}
-
-/// What the connection's task takes at once: every frame queued, and whether to
-/// close after them. The task keeps one and hands it to every take: the queue
-/// and the batch swap buffers, so a busy connection allocates none.
-#[derive(Default)]
-pub struct Batch {
-    pub frames: VecDeque<Bytes>,
-    pub close: Option<Close>,
 }
 
 /// Why and how the server closes a connection.
@@ -54,30 +65,72 @@ pub struct Close {
     pub going_away: bool,
 }
 
+/// How [`Outbox::drive`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driven {
+    /// The server closed the connection: its last frames and the close go next.
+    Closed(Close),
+    /// A write failed: the peer is gone.
+    Failed,
+    /// The client took nothing for the stall.
+    Stalled,
+}
+
+/// Frames one `writev` carries at most (two slices each: header, payload).
+const FRAMES_PER_WRITE: usize = 64;
+/// Frames of tungstenite's own (pongs) that may queue past the bound before
+/// it is held back.
+const CONTROL_FRAMES: usize = 8;
+
 impl Outbox {
-    /// A queue of at most `capacity` frames not yet taken by the writer.
-    pub fn new(capacity: usize) -> Self {
-        let state = State { frames: VecDeque::new(), capacity, closed: None, writer_gone: false, waiting: None };
-        Self { state: Mutex::new(state) }
+    /// The way out of `stream`, queueing at most `capacity` frames the kernel
+    /// has not taken.
+    pub fn new(stream: TcpStream, capacity: usize) -> Self {
+        let state = State {
+            frames: VecDeque::new(),
+            written: 0,
+            capacity,
+            closed: None,
+            writer_gone: false,
+            failed: false,
+            progress: 0,
+            waiting: None,
+        };
+        Self { shared: Arc::new(Shared { stream, state: Mutex::new(state) }) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a frame for the writer; [`Full`] when the client is not reading.
-    /// Once the connection is closing, frames are dropped.
-    pub fn push(&self, frame: Bytes) -> Result<(), Full> {
+    /// Sends `payload` as a text frame: written now when nothing waits ahead
+    /// of it, else queued; [`Full`] when the client is not reading. Once the
+    /// connection is closing, frames are dropped. The payload is text without
+    /// a check: serde_json's output or ASCII we build, UTF-8 by construction.
+    pub fn push(&self, payload: Bytes) -> Result<(), Full> {
         let mut state = self.state();
         // Closing: nothing goes out after the close's own last frames.
-        if state.writer_gone || state.closed.is_some() {
+        // Closing, or the peer gone: nothing more goes out.
+        if state.writer_gone || state.closed.is_some() || state.failed {
+            return Ok(());
+        }
+        if state.frames.is_empty() {
+            match state.write_through(&self.shared.stream, Frame::text(payload)) {
+                // The common case: the kernel took it all, nobody to wake.
+                None if !state.failed => return Ok(()),
+                // The task ends the connection.
+                None => {}
+                // The rest waits for the socket to drain, in the task's hands.
+                Some(rest) => state.frames.push_back(rest),
+            }
+            wake(state);
             return Ok(());
         }
         if state.frames.len() >= state.capacity {
             return Err(Full);
         }
-        state.frames.push_back(frame);
-        wake(state);
+        // The task already has frames to write: it takes this one with them.
+        state.frames.push_back(Frame::text(payload));
         Ok(())
     }
 
@@ -105,7 +158,7 @@ impl Outbox {
             return;
         }
         if !state.writer_gone {
-            state.frames.extend(last);
+            state.frames.extend(last.into_iter().map(Frame::text));
         }
         state.closed = Some(close);
         wake(state);
@@ -113,46 +166,67 @@ impl Outbox {
 
     /// The server's reason, once it has closed the connection.
     pub fn closed_reason(&self) -> Option<&'static str> {
-        self.state().closed.map(|close| close.reason)
+        self.closing().map(|close| close.reason)
     }
 
-    /// Waits until the server closes the connection (while a write waits on a
-    /// client that is not reading).
-    pub async fn closed(&self) {
+    /// How the server closed the connection, once it has.
+    pub fn closing(&self) -> Option<Close> {
+        self.state().closed
+    }
+
+    /// The connection's task: writes what is queued as the socket drains, and
+    /// ends when the server closes the connection, a write fails, or the
+    /// client takes nothing for `stall` (one that reads slowly is not cut
+    /// off). Idle, it only waits: pushes write for themselves.
+    pub async fn drive(&self, stall: Duration) -> Driven {
+        let timer = tokio::time::sleep(stall);
+        tokio::pin!(timer);
+        // The progress count when the current wait for the socket began.
+        let mut watching: Option<u64> = None;
         poll_fn(|cx| {
             let mut state = self.state();
-            if state.closed.is_some() {
-                return Poll::Ready(());
+            if let Some(close) = state.closed {
+                return Poll::Ready(Driven::Closed(close));
             }
             state.wait(cx);
-            Poll::Pending
+            match state.drain(&self.shared.stream, cx) {
+                Poll::Ready(Ok(())) => {
+                    watching = None;
+                    Poll::Pending
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Driven::Failed),
+                Poll::Pending => {
+                    let progress = state.progress;
+                    drop(state);
+                    if watching != Some(progress) {
+                        watching = Some(progress);
+                        timer.as_mut().reset(Instant::now() + stall);
+                    }
+                    match timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => {
+                            tracing::debug!("client stopped reading");
+                            Poll::Ready(Driven::Stalled)
+                        }
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+            }
         })
         .await
     }
 
-    /// Waits for frames or a close, then takes every frame queued into `batch`
-    /// (written out, so empty), whose buffer the queue keeps in exchange.
-    /// Dropping the wait loses nothing.
-    pub async fn take(&self, batch: &mut Batch) {
-        poll_fn(|cx| {
-            let mut state = self.state();
-            if !state.frames.is_empty() || state.closed.is_some() {
-                batch.frames.clear();
-                mem::swap(&mut state.frames, &mut batch.frames);
-                batch.close = state.closed;
-                return Poll::Ready(());
-            }
-            state.wait(cx);
-            Poll::Pending
-        })
-        .await
-    }
-
-    /// The writer ended: what is queued, and anything pushed later, is dropped.
+    /// The connection is over: what is queued, and anything pushed later, is dropped.
     pub fn writer_gone(&self) {
         let mut state = self.state();
         state.writer_gone = true;
         state.frames = VecDeque::new();
+        state.written = 0;
+    }
+
+    /// Frames waiting for the socket to drain.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.state().frames.len()
     }
 }
 
@@ -162,6 +236,88 @@ impl State {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => self.waiting = Some(cx.waker().clone()),
         }
+    }
+
+    /// Writes a frame now (nothing is queued); what the kernel did not take
+    /// is handed back. A failed write marks the connection failed.
+    fn write_through(&mut self, stream: &TcpStream, frame: Frame) -> Option<Frame> {
+        let header = frame.header();
+        let slices = [IoSlice::new(header.bytes()), IoSlice::new(&frame.payload)];
+        let size = frame.size();
+        match stream.try_write_vectored(&slices) {
+            Ok(taken) if taken == size => {
+                self.progress += 1;
+                None
+            }
+            Ok(taken) => {
+                self.progress += 1;
+                self.written = taken;
+                Some(frame)
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Some(frame),
+            Err(_) => {
+                self.failed = true;
+                None
+            }
+        }
+    }
+
+    /// Writes what is queued, many frames per `writev`, until all is out (the
+    /// task is then woken by the next push that cannot write for itself) or
+    /// the socket is full (woken when it drains).
+    fn drain(&mut self, stream: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.failed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            if self.frames.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let count = self.frames.len().min(FRAMES_PER_WRITE);
+            let mut headers = [FrameHeader::EMPTY; FRAMES_PER_WRITE];
+            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+            for (index, frame) in self.frames.iter().take(count).enumerate() {
+                headers[index] = frame.header();
+            }
+            for (index, (header, frame)) in headers.iter().zip(self.frames.iter()).take(count).enumerate() {
+                let skip = if index == 0 { self.written } else { 0 };
+                let header = header.bytes();
+                slices[2 * index] = IoSlice::new(header.get(skip..).unwrap_or_default());
+                slices[2 * index + 1] =
+                    IoSlice::new(frame.payload.get(skip.saturating_sub(header.len())..).unwrap_or_default());
+            }
+            match stream.try_write_vectored(&slices[..2 * count]) {
+                Ok(0) => self.failed = true,
+                Ok(taken) => {
+                    self.progress += 1;
+                    self.advance(taken);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(error) = std::task::ready!(stream.poll_write_ready(cx)) {
+                        tracing::debug!(%error, "websocket write failed");
+                        self.failed = true;
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "websocket write failed");
+                    self.failed = true;
+                }
+            }
+        }
+    }
+
+    /// The kernel took `taken` more bytes: drops the frames now out whole.
+    fn advance(&mut self, taken: usize) {
+        let mut taken = taken + self.written;
+        while let Some(frame) = self.frames.front() {
+            let size = frame.size();
+            if taken < size {
+                break;
+            }
+            taken -= size;
+            self.frames.pop_front();
+        }
+        self.written = taken;
     }
 }
 
@@ -174,121 +330,271 @@ fn wake(mut state: MutexGuard<'_, State>) {
     }
 }
 
+/// One frame on its way: a text frame's payload (its header is made when it is
+/// written), or bytes tungstenite framed itself (a pong, the close).
+struct Frame {
+    payload: Bytes,
+    framed: bool,
+}
+
+impl Frame {
+    fn text(payload: Bytes) -> Self {
+        Self { payload, framed: false }
+    }
+
+    fn framed(bytes: Bytes) -> Self {
+        Self { payload: bytes, framed: true }
+    }
+
+    fn header(&self) -> FrameHeader {
+        if self.framed { FrameHeader::EMPTY } else { FrameHeader::text(self.payload.len()) }
+    }
+
+    fn size(&self) -> usize {
+        self.header().bytes().len() + self.payload.len()
+    }
+}
+
+/// A server's websocket text frame header (FIN, opcode 1, unmasked) for a
+/// payload of a given length: the only part of a frame made per recipient.
+#[derive(Clone, Copy)]
+struct FrameHeader {
+    bytes: [u8; 10],
+    len: u8,
+}
+
+impl FrameHeader {
+    const EMPTY: Self = Self { bytes: [0; 10], len: 0 };
+
+    fn text(payload: usize) -> Self {
+        let mut bytes = [0u8; 10];
+        bytes[0] = 0x81;
+        let len = if payload < 126 {
+            bytes[1] = payload as u8;
+            2
+        } else if let Ok(short) = u16::try_from(payload) {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&short.to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&(payload as u64).to_be_bytes());
+            10
+        };
+        Self { bytes, len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The socket as tungstenite sees it: reads go to the stream; its writes (a
+/// pong, the close) join the outbox's queue behind what waits there, and its
+/// flush drains that queue.
+pub struct Wire(pub Outbox);
+
+impl AsyncRead for Wire {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let stream = &self.0.shared.stream;
+        loop {
+            std::task::ready!(stream.poll_read_ready(cx))?;
+            match stream.try_read(buf.initialize_unfilled()) {
+                Ok(read) => {
+                    buf.advance(read);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let outbox = &self.0;
+        let mut state = outbox.state();
+        if state.failed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if state.frames.is_empty() {
+            // Nothing ahead of it: straight to the socket, as a push would.
+            match outbox.shared.stream.try_write(buf) {
+                Ok(taken) => {
+                    state.progress += 1;
+                    if taken < buf.len() {
+                        state.frames.push_back(Frame::framed(Bytes::copy_from_slice(buf)));
+                        state.written = taken;
+                    }
+                    return Poll::Ready(Ok(buf.len()));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => {
+                    state.failed = true;
+                    return Poll::Ready(Err(error));
+                }
+            }
+        } else if state.frames.len() >= state.capacity + CONTROL_FRAMES {
+            // A client that sends pings and reads nothing: tungstenite keeps its pong.
+            state.wait(cx);
+            return Poll::Pending;
+        }
+        // Taken whole, so tungstenite never holds half a frame: bytes on the
+        // wire stay whole frames whoever writes next.
+        state.frames.push_back(Frame::framed(Bytes::copy_from_slice(buf)));
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let outbox = &self.0;
+        outbox.state().drain(&outbox.shared.stream, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpSocket;
+
     use super::*;
 
-    impl Outbox {
-        async fn taken(&self) -> Batch {
-            let mut batch = Batch::default();
-            self.take(&mut batch).await;
-            batch
-        }
+    /// An outbox on a connection whose other end, returned, reads only when
+    /// told (both ends' buffers small, so a few hundred KB fill them).
+    pub(crate) async fn outbox_to_a_client_that_does_not_read(capacity: usize) -> (Outbox, TcpStream) {
+        let listener = TcpSocket::new_v4().unwrap();
+        listener.set_recv_buffer_size(4096).unwrap();
+        listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = listener.listen(1).unwrap();
+        let ours = TcpSocket::new_v4().unwrap();
+        ours.set_send_buffer_size(4096).unwrap();
+        let ours = ours.connect(listener.local_addr().unwrap()).await.unwrap();
+        let (theirs, _) = listener.accept().await.unwrap();
+        (Outbox::new(ours, capacity), theirs)
     }
 
     fn frame(n: u8) -> Bytes {
-        Bytes::from(vec![n])
+        Bytes::from(vec![b'a' + n])
+    }
+
+    /// Fills the socket: one frame the kernel cannot take whole.
+    fn fill(outbox: &Outbox) {
+        outbox.push(Bytes::from(vec![b'x'; 1 << 20])).unwrap();
+        assert_eq!(outbox.queued(), 1, "the rest of the large frame waits");
+    }
+
+    async fn read_exactly(client: &mut TcpStream, size: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; size];
+        client.read_exact(&mut bytes).await.unwrap();
+        bytes
+    }
+
+    struct Counting(AtomicUsize);
+    impl futures::task::ArcWake for Counting {
+        fn wake_by_ref(this: &Arc<Self>) {
+            this.0.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     #[tokio::test]
-    async fn the_writer_takes_everything_queued_at_once_in_order() {
-        let outbox = Outbox::new(4);
+    async fn a_frame_pushed_while_nothing_waits_is_written_at_once_and_wakes_nobody() {
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(4).await;
+        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = futures::task::waker(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut drive = std::pin::pin!(outbox.drive(Duration::from_secs(45)));
+        assert!(drive.as_mut().poll(&mut cx).is_pending(), "the task waits");
         for n in 0..3 {
             outbox.push(frame(n)).unwrap();
         }
-        let batch = outbox.taken().await;
-        assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
-        assert!(batch.close.is_none());
+        assert_eq!(outbox.queued(), 0);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 0, "the pushers wrote for themselves");
+        assert_eq!(read_exactly(&mut client, 9).await, b"\x81\x01a\x81\x01b\x81\x01c");
     }
 
     #[tokio::test]
-    async fn a_full_queue_refuses_until_the_writer_takes_it() {
-        let outbox = Outbox::new(2);
+    async fn frames_behind_a_blocked_one_queue_up_to_the_bound_then_go_in_order() {
+        // The partly written frame counts: two more fit.
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(3).await;
+        fill(&outbox);
         outbox.push(frame(0)).unwrap();
         outbox.push(frame(1)).unwrap();
         assert!(outbox.push(frame(2)).is_err(), "the client is not reading");
-        outbox.taken().await;
+        let driving = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { outbox.drive(Duration::from_secs(45)).await }
+        });
+        // The large frame (header 10 bytes), then the two small ones, in order.
+        let large = read_exactly(&mut client, 10 + (1 << 20)).await;
+        assert_eq!(&large[..2], b"\x81\x7f");
+        assert_eq!(read_exactly(&mut client, 6).await, b"\x81\x01a\x81\x01b");
         outbox.push(frame(2)).unwrap();
+        assert_eq!(read_exactly(&mut client, 3).await, b"\x81\x01c", "drained: pushes write again");
+        outbox.close("done");
+        assert_eq!(driving.await.unwrap(), Driven::Closed(Close { reason: "done", going_away: false }));
     }
 
     #[tokio::test]
-    async fn a_waiting_writer_wakes_for_a_frame_and_for_a_close() {
-        let outbox = std::sync::Arc::new(Outbox::new(2));
-        let writer = tokio::spawn({
+    async fn a_close_wakes_the_task_and_the_first_reason_stays() {
+        let (outbox, _client) = outbox_to_a_client_that_does_not_read(2).await;
+        let driving = tokio::spawn({
             let outbox = outbox.clone();
-            async move { (outbox.taken().await.frames.len(), outbox.taken().await.close) }
+            async move { outbox.drive(Duration::from_secs(45)).await }
         });
-        tokio::task::yield_now().await;
-        outbox.push(frame(0)).unwrap();
         tokio::task::yield_now().await;
         outbox.close("lagging");
         outbox.close("later reasons do not replace the first");
-        let (frames, close) = writer.await.unwrap();
-        assert_eq!((frames, close.map(|c| c.reason)), (1, Some("lagging")));
-        outbox.closed().await;
+        assert_eq!(driving.await.unwrap(), Driven::Closed(Close { reason: "lagging", going_away: false }));
         assert_eq!(outbox.closed_reason(), Some("lagging"));
     }
 
     #[tokio::test]
-    async fn the_last_frames_before_a_close_pass_a_full_queue() {
-        let outbox = Outbox::new(1);
+    async fn the_last_frames_before_a_close_pass_a_full_queue_and_nothing_after() {
+        let (outbox, _client) = outbox_to_a_client_that_does_not_read(2).await;
+        fill(&outbox);
         outbox.push(frame(0)).unwrap();
+        assert!(outbox.push(frame(0)).is_err(), "full");
         outbox.close_after("lagging", [frame(1), frame(2)]);
         outbox.close_after("twice", [frame(3)]);
         outbox.push(frame(4)).unwrap();
-        let batch = outbox.taken().await;
-        assert_eq!(batch.frames, [frame(0), frame(1), frame(2)]);
-        assert_eq!(batch.close, Some(Close { reason: "lagging", going_away: false }));
+        assert_eq!(outbox.queued(), 4, "the large frame, 0, then the notice's 1 and 2");
     }
 
     #[tokio::test]
-    async fn going_away_closes_after_what_is_queued_and_says_so() {
-        let outbox = Outbox::new(4);
-        outbox.push(frame(0)).unwrap();
+    async fn going_away_says_so() {
+        let (outbox, _client) = outbox_to_a_client_that_does_not_read(4).await;
         outbox.go_away("server shutting down");
         outbox.close("lagging");
-        let batch = outbox.taken().await;
-        assert_eq!(batch.frames, [frame(0)]);
-        assert_eq!(batch.close, Some(Close { reason: "server shutting down", going_away: true }));
+        let driven = outbox.drive(Duration::from_secs(45)).await;
+        assert_eq!(driven, Driven::Closed(Close { reason: "server shutting down", going_away: true }));
     }
 
     #[tokio::test]
     async fn frames_after_the_writer_ended_are_dropped() {
-        let outbox = Outbox::new(1);
-        outbox.push(frame(0)).unwrap();
+        let (outbox, _client) = outbox_to_a_client_that_does_not_read(1).await;
+        fill(&outbox);
         outbox.writer_gone();
         outbox.push(frame(1)).unwrap();
         outbox.push(frame(2)).unwrap();
-        outbox.close("closed");
-        assert!(outbox.taken().await.frames.is_empty());
+        assert_eq!(outbox.queued(), 0);
     }
 
-    #[test]
-    fn only_a_waiting_task_is_woken_and_once_per_wait() {
-        use std::future::Future;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-
-        struct Counting(AtomicUsize);
-        impl futures::task::ArcWake for Counting {
-            fn wake_by_ref(this: &std::sync::Arc<Self>) {
-                this.0.fetch_add(1, Ordering::Relaxed);
-            }
+    #[tokio::test]
+    async fn a_peer_that_went_fails_the_drive() {
+        let (outbox, client) = outbox_to_a_client_that_does_not_read(4).await;
+        drop(client);
+        // The first write may still be taken (the peer's reset comes after).
+        for _ in 0..100 {
+            let _ = outbox.push(frame(0));
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let wakes = std::sync::Arc::new(Counting(AtomicUsize::new(0)));
-        let waker = futures::task::waker(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        let outbox = Outbox::new(8);
-        let mut batch = Batch::default();
-
-        outbox.push(frame(0)).unwrap();
-        assert_eq!(wakes.0.load(Ordering::Relaxed), 0, "nobody waits yet");
-        assert!(std::pin::pin!(outbox.take(&mut batch)).poll(&mut cx).is_ready());
-        assert!(std::pin::pin!(outbox.take(&mut batch)).poll(&mut cx).is_pending(), "now it waits");
-        for n in 1..4 {
-            outbox.push(frame(n)).unwrap();
-        }
-        assert_eq!(wakes.0.load(Ordering::Relaxed), 1, "the frames after the first go with the same wake-up");
-        assert!(std::pin::pin!(outbox.take(&mut batch)).poll(&mut cx).is_ready());
-        assert_eq!(batch.frames, [frame(1), frame(2), frame(3)]);
+        assert_eq!(outbox.drive(Duration::from_secs(45)).await, Driven::Failed);
     }
 }

@@ -17,8 +17,8 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::connection::{Closing, Ended, Socket, Writing, accept, close_frame};
-use super::outbox::{Batch, Outbox};
+use super::connection::{Ended, Socket, Writing, accept, close_frame};
+use super::outbox::{Driven, Outbox};
 use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::SessionInbox;
 use crate::actors::session_inbox::Waiting;
@@ -46,8 +46,8 @@ pub async fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> wa
         Ok(user) => user,
         Err(error) => return response::error(&error),
     };
-    let max = state.settings.realtime.max_frame_bytes;
-    accept(&mut request, max, move |socket| serve(state, user, socket))
+    let (max, queue) = (state.settings.realtime.max_frame_bytes, state.settings.realtime.outbound_queue);
+    accept(&mut request, max, queue, move |socket, outbox| serve(state, user, socket, outbox))
 }
 
 async fn authenticate(state: &AppState, request: &Request<Incoming>) -> Result<AuthUser, Error> {
@@ -63,8 +63,8 @@ async fn authenticate(state: &AppState, request: &Request<Incoming>) -> Result<A
     state.auth.authenticate(token).await
 }
 
-async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket) {
-    let outbound = Arc::new(WsOutbound::new(state.settings.realtime.outbound_queue));
+async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox: Outbox) {
+    let outbound = Arc::new(WsOutbound::new(outbox));
     let outbox = &outbound.0;
     let user_id = user.id.clone();
     let _ = outbox.push(Outgoing::new(ServerEvent::welcome(&user.id)).ws_frame());
@@ -85,14 +85,18 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket) {
     // slowed by TCP rather than queued in memory (what is queued for it is
     // still written meanwhile).
     let mut waiting: Option<Waiting> = None;
-    let mut batch = Batch::default();
-    let mut closing = Closing::default();
+    let drive = outbox.drive(WRITING.stall);
+    tokio::pin!(drive);
     let ended = loop {
         tokio::select! {
-            () = outbox.take(&mut batch) => {
-                if !WRITING.write(&mut socket, outbox, &mut batch, &mut closing, || session.stop()).await {
-                    break Ended::ByServer;
+            driven = &mut drive => {
+                if let Driven::Closed(close) = driven {
+                    // Stopped first: not registered and subscribed while a
+                    // client that stopped reading gets its grace.
+                    session.stop();
+                    WRITING.close(&mut socket, close).await;
                 }
+                break Ended::ByServer;
             }
             has_place = session.has_place(), if waiting.is_some() => {
                 waiting = match (has_place, waiting.take()) {
@@ -161,13 +165,8 @@ struct AckFrame {
 pub struct WsOutbound(Outbox);
 
 impl WsOutbound {
-    /// An outbound whose queue holds at most `capacity` frames.
-    pub fn new(capacity: usize) -> Self {
-        Self(Outbox::new(capacity))
-    }
-
-    pub fn outbox(&self) -> &Outbox {
-        &self.0
+    pub fn new(outbox: Outbox) -> Self {
+        Self(outbox)
     }
 }
 

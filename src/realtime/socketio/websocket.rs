@@ -29,8 +29,8 @@ use crate::actors::outbound::{Lagging, Outbound};
 use crate::actors::session::{SessionInbox, SessionMsg};
 use crate::error::Error;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
-use crate::realtime::connection::{Closing, Ended, Socket, Writing, accept};
-use crate::realtime::outbox::{Batch, Outbox};
+use crate::realtime::connection::{Ended, Socket, Writing, accept};
+use crate::realtime::outbox::{Driven, Outbox};
 use crate::state::AppState;
 
 /// engine.io's defaults, which socketioxide serves too.
@@ -66,8 +66,8 @@ pub fn is_direct<B>(request: &Request<B>) -> bool {
 /// with the header or query token it opened the websocket with.
 pub fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> warp::reply::Response {
     let opened_with = OpenedWith::from_request(&request);
-    let max = state.settings.realtime.max_frame_bytes;
-    accept(&mut request, max, move |socket| serve(state, opened_with, socket))
+    let (max, queue) = (state.settings.realtime.max_frame_bytes, state.settings.realtime.outbound_queue);
+    accept(&mut request, max, queue, move |socket, outbox| serve(state, opened_with, socket, outbox))
 }
 
 /// What the upgrade request said that the CONNECT packet may rely on.
@@ -113,8 +113,8 @@ impl Outbound for SocketOutbound {
     }
 }
 
-async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket) {
-    let outbound = Arc::new(SocketOutbound { outbox: Outbox::new(state.settings.realtime.outbound_queue) });
+async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket, outbox: Outbox) {
+    let outbound = Arc::new(SocketOutbound { outbox });
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let max = state.settings.realtime.max_frame_bytes;
     let open = packet::open(&sid, PING_INTERVAL.as_millis() as u64, PING_TIMEOUT.as_millis() as u64, max);
@@ -174,17 +174,14 @@ impl Connection {
         let outbox = &outbound.outbox;
         let connect_by = tokio::time::sleep(Duration::from_secs(self.state.settings.realtime.connect_timeout_secs));
         let heartbeat = tokio::time::sleep(PING_INTERVAL);
-        tokio::pin!(connect_by, heartbeat);
-        let mut batch = Batch::default();
-        let mut closing = Closing::default();
+        let drive = outbox.drive(WRITING.stall);
+        tokio::pin!(connect_by, heartbeat, drive);
         loop {
             let flow = tokio::select! {
-                () = outbox.take(&mut batch) => {
-                    if !WRITING.write(socket, outbox, &mut batch, &mut closing, || self.stop_session()).await {
-                        return Ended::ByServer;
-                    }
-                    Flow::Continue
-                }
+                driven = &mut drive => match driven {
+                    Driven::Closed(_) => Flow::Closed,
+                    Driven::Failed | Driven::Stalled => return Ended::ByServer,
+                },
                 () = &mut heartbeat => {
                     let (beat, next) = self.heartbeat.fire(std::mem::take(&mut self.pong_seen));
                     heartbeat.as_mut().reset(Instant::now() + next);
@@ -204,14 +201,13 @@ impl Connection {
             match flow {
                 Flow::Continue => {}
                 Flow::ClientWent => return Ended::ByClient,
-                // What is queued, then the close, within the grace.
+                // The session stops first (not registered and subscribed while
+                // a client that stopped reading gets its grace); then what is
+                // queued, and the close, within the grace.
                 Flow::Closed => {
                     self.stop_session();
-                    loop {
-                        outbox.take(&mut batch).await;
-                        if !WRITING.write(socket, outbox, &mut batch, &mut closing, || {}).await {
-                            break;
-                        }
+                    if let Some(close) = outbox.closing() {
+                        WRITING.close(socket, close).await;
                     }
                     return Ended::ByServer;
                 }
