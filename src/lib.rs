@@ -3,7 +3,7 @@
 //!
 //! Layers, each importing only those below it:
 //! - transports: [`http`] (warp REST routes, health), [`realtime`] (Socket.IO, `/ws`,
-//!   and the per-connection outbox their writers drain)
+//!   and the per-connection outbox that writes each socket)
 //! - actors: [`actors`] (rooms, sessions, presence, supervisors; reached through
 //!   the narrow handles `Rooms` and `Sessions`)
 //! - wiring: [`startup`] (one listener for all transports), [`state`]
@@ -24,7 +24,7 @@
 //! [`protocol::ClientEvent`] -> `actors::session` hands it to its room ->
 //! `actors::room::sends` batches and stores it via `services::message_store` ->
 //! `actors::room::fanout` hands one [`protocol::Outgoing`] to every subscriber ->
-//! each connection's writer sends the shared bytes.
+//! each session's outbox writes the shared bytes to its socket.
 
 pub mod actors;
 pub mod auth;

@@ -99,21 +99,35 @@ impl Writing {
     /// The server closed the connection ([`Outbox::drive`] said so): what is
     /// queued, then the close (with `code`, or 1001 "going away" when the
     /// server is shutting down), within one grace.
-    pub(crate) async fn close(&self, socket: &mut Socket, close: Close) {
+    pub(crate) async fn close(&self, socket: &mut Socket, outbox: &Outbox, close: Close) {
         let code = if close.going_away { CloseCode::Away } else { self.code };
         let frame = Message::Close(Some(close_frame(code, close.reason)));
-        let _ = tokio::time::timeout(self.grace, socket.send(frame)).await;
+        let _ = tokio::time::timeout(self.grace, async {
+            let _ = socket.send(frame).await;
+            outbox.flush().await
+        })
+        .await;
     }
 
     /// The connection is over: frames queued later are dropped, and when it
     /// was the client that went (it closed, or the connection broke), the close
-    /// handshake gets the grace. (When the server closed it, its last write said so.)
+    /// handshake gets the grace. (When the server closed it, its last write said
+    /// so.) Then the TCP connection ends, whoever still holds the outbox.
     pub(crate) async fn finish(&self, socket: &mut Socket, outbox: &Outbox, ended: Ended) {
         outbox.close("closed");
         outbox.writer_gone();
         if ended == Ended::ByClient {
-            let _ = tokio::time::timeout(self.grace, socket.close(None)).await;
+            // A client that closed is owed tungstenite's reply, which only a
+            // flush writes (a close after the client's is refused); one whose
+            // connection broke or ended without a close gets ours.
+            let _ = tokio::time::timeout(self.grace, async {
+                let _ = socket.close(None).await;
+                let _ = socket.flush().await;
+                outbox.flush().await
+            })
+            .await;
         }
+        outbox.shut_down();
     }
 }
 
@@ -215,7 +229,7 @@ mod tests {
         });
         let Driven::Closed(close) = outbox.drive(WRITING.stall).await else { panic!("closed by the server") };
         assert_eq!(started.elapsed(), Duration::from_secs(1), "the close is seen while the write waits");
-        WRITING.close(&mut socket, close).await;
+        WRITING.close(&mut socket, &outbox, close).await;
         assert_eq!(started.elapsed(), Duration::from_secs(3), "then the 2 s grace");
     }
 
@@ -244,6 +258,45 @@ mod tests {
             }
         }
         driving.abort();
+    }
+
+    #[tokio::test]
+    async fn the_client_sees_the_connection_end_though_a_room_still_holds_the_outbox() {
+        let (mut socket, outbox, mut client) = socket_to_a_client_that_does_not_read().await;
+        let held_by_a_room = outbox.clone();
+        WRITING.finish(&mut socket, &outbox, Ended::ByServer).await;
+        drop((socket, outbox));
+        let mut buffer = [0u8; 16];
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(&mut client, &mut buffer))
+                .await
+                .expect("the connection ends, not hangs");
+        assert_eq!(read.unwrap(), 0, "end of stream");
+        assert!(held_by_a_room.push(Bytes::from_static(b"late")).is_ok(), "dropped quietly");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_mid_frame_gets_that_frame_whole_then_the_close_reply() {
+        let (mut socket, outbox, client) = socket_to_a_client_that_does_not_read().await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        a_large_burst(&outbox);
+        assert!(outbox.partly_written(), "a frame is half on the wire");
+        client.send(Message::Close(None)).await.unwrap();
+        assert!(matches!(socket.next().await, Some(Ok(Message::Close(_)))));
+        let finishing = tokio::spawn(async move { WRITING.finish(&mut socket, &outbox, Ended::ByClient).await });
+        let mut whole = 0;
+        loop {
+            match client.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    assert_eq!(text.len(), 8192);
+                    whole += 1;
+                }
+                Some(Ok(Message::Close(_))) => break,
+                other => panic!("whole frames, then the close reply: {other:?}"),
+            }
+        }
+        assert!(whole > 0 && whole < 256, "what was queued behind the half frame is dropped: {whole}");
+        finishing.await.unwrap();
     }
 
     #[tokio::test]

@@ -109,7 +109,6 @@ impl Outbox {
     /// a check: serde_json's output or ASCII we build, UTF-8 by construction.
     pub fn push(&self, payload: Bytes) -> Result<(), Full> {
         let mut state = self.state();
-        // Closing: nothing goes out after the close's own last frames.
         // Closing, or the peer gone: nothing more goes out.
         if state.writer_gone || state.closed.is_some() || state.failed {
             return Ok(());
@@ -215,18 +214,40 @@ impl Outbox {
         .await
     }
 
-    /// The connection is over: what is queued, and anything pushed later, is dropped.
+    /// The connection is over: what is queued, and anything pushed later, is
+    /// dropped; a frame partly written stays, so that whatever goes next (the
+    /// close) follows it whole.
     pub fn writer_gone(&self) {
         let mut state = self.state();
         state.writer_gone = true;
-        state.frames = VecDeque::new();
-        state.written = 0;
+        let partly_written = usize::from(state.written > 0);
+        state.frames.truncate(partly_written);
+        state.frames.shrink_to_fit();
+    }
+
+    /// Waits until everything queued is written (or a write fails).
+    pub async fn flush(&self) -> io::Result<()> {
+        poll_fn(|cx| self.state().drain(&self.shared.stream, cx)).await
+    }
+
+    /// Ends the TCP connection now (the client sees it closed), though the
+    /// outbox, and with it the socket, lives on until its last holder (a room
+    /// that has not yet dropped the session) lets go.
+    pub fn shut_down(&self) {
+        self.writer_gone();
+        let _ = socket2::SockRef::from(&self.shared.stream).shutdown(std::net::Shutdown::Both);
     }
 
     /// Frames waiting for the socket to drain.
     #[cfg(test)]
-    fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.state().frames.len()
+    }
+
+    /// Whether the first queued frame is partly on the wire.
+    #[cfg(test)]
+    pub(crate) fn partly_written(&self) -> bool {
+        self.state().written > 0
     }
 }
 
@@ -436,9 +457,14 @@ impl AsyncWrite for Wire {
                 }
             }
         } else if state.frames.len() >= state.capacity + CONTROL_FRAMES {
-            // A client that sends pings and reads nothing: tungstenite keeps its pong.
-            state.wait(cx);
-            return Poll::Pending;
+            // A client that sends pings and reads nothing: tungstenite keeps its
+            // pong until the socket drains (this task is woken when it does).
+            if let Poll::Ready(Err(error)) = state.drain(&outbox.shared.stream, cx) {
+                return Poll::Ready(Err(error));
+            }
+            if state.frames.len() >= state.capacity + CONTROL_FRAMES {
+                return Poll::Pending;
+            }
         }
         // Taken whole, so tungstenite never holds half a frame: bytes on the
         // wire stay whole frames whoever writes next.
@@ -536,7 +562,8 @@ mod tests {
         assert_eq!(&large[..2], b"\x81\x7f");
         assert_eq!(read_exactly(&mut client, 6).await, b"\x81\x01a\x81\x01b");
         outbox.push(frame(2)).unwrap();
-        assert_eq!(read_exactly(&mut client, 3).await, b"\x81\x01c", "drained: pushes write again");
+        assert_eq!(outbox.queued(), 0, "drained: pushes write again");
+        assert_eq!(read_exactly(&mut client, 3).await, b"\x81\x01c");
         outbox.close("done");
         assert_eq!(driving.await.unwrap(), Driven::Closed(Close { reason: "done", going_away: false }));
     }
@@ -580,10 +607,80 @@ mod tests {
     async fn frames_after_the_writer_ended_are_dropped() {
         let (outbox, _client) = outbox_to_a_client_that_does_not_read(1).await;
         fill(&outbox);
+        assert!(outbox.partly_written());
         outbox.writer_gone();
         outbox.push(frame(1)).unwrap();
         outbox.push(frame(2)).unwrap();
-        assert_eq!(outbox.queued(), 0);
+        assert_eq!(outbox.queued(), 1, "only the frame partly on the wire stays, to go out whole");
+    }
+
+    #[tokio::test]
+    async fn tungstenites_frames_past_the_bound_wait_for_the_socket_to_drain_then_go() {
+        use tokio::io::AsyncWriteExt;
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(2).await;
+        fill(&outbox);
+        let mut wire = Wire(outbox.clone());
+        // Pongs owed to a client that reads nothing queue up to the bound and a few more...
+        for _ in 0..(2 + CONTROL_FRAMES - 1) {
+            wire.write_all(b"\x8a\x00").await.unwrap();
+        }
+        let mut over = std::pin::pin!(wire.write_all(b"\x8a\x00"));
+        let held = tokio::time::timeout(Duration::from_millis(50), over.as_mut()).await;
+        assert!(held.is_err(), "...then tungstenite keeps its own");
+        // ...until the client reads: the socket drains and the held write goes.
+        let reading =
+            tokio::spawn(async move { read_exactly(&mut client, 10 + (1 << 20) + 2 * (2 + CONTROL_FRAMES)).await });
+        tokio::time::timeout(Duration::from_secs(5), async {
+            over.await.unwrap();
+            outbox.flush().await.unwrap();
+        })
+        .await
+        .expect("woken when the socket drains");
+        let bytes = reading.await.unwrap();
+        assert!(bytes.ends_with(&b"\x8a\x00".repeat(2 + CONTROL_FRAMES)), "every pong, whole, after the frame");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn frames_pushed_from_many_threads_at_once_arrive_whole_and_in_each_pushers_order() {
+        use futures::StreamExt;
+        use tokio_tungstenite::WebSocketStream;
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::protocol::Role;
+
+        const PUSHERS: usize = 4;
+        const EACH: usize = 500;
+        let (outbox, client) = outbox_to_a_client_that_does_not_read(PUSHERS * EACH).await;
+        let driving = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { outbox.drive(Duration::from_secs(45)).await }
+        });
+        let pushers: Vec<_> = (0..PUSHERS)
+            .map(|pusher| {
+                let outbox = outbox.clone();
+                std::thread::spawn(move || {
+                    for n in 0..EACH {
+                        // Sizes vary so some frames split across writes.
+                        let frame = format!("{pusher} {n} {}", "x".repeat((n * 37) % 3000));
+                        outbox.push(Bytes::from(frame)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let mut next = [0usize; PUSHERS];
+        for _ in 0..PUSHERS * EACH {
+            let Some(Ok(Message::Text(text))) = client.next().await else { panic!("a whole text frame") };
+            let mut parts = text.as_str().splitn(3, ' ');
+            let pusher: usize = parts.next().unwrap().parse().unwrap();
+            let n: usize = parts.next().unwrap().parse().unwrap();
+            assert_eq!(n, next[pusher], "pusher {pusher}'s frames in order");
+            assert_eq!(parts.next().unwrap().len(), (n * 37) % 3000);
+            next[pusher] += 1;
+        }
+        for pusher in pushers {
+            pusher.join().unwrap();
+        }
+        driving.abort();
     }
 
     #[tokio::test]
@@ -595,6 +692,7 @@ mod tests {
             let _ = outbox.push(frame(0));
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        assert_eq!(outbox.drive(Duration::from_secs(45)).await, Driven::Failed);
+        let driven = tokio::time::timeout(Duration::from_secs(5), outbox.drive(Duration::from_secs(45))).await;
+        assert_eq!(driven.expect("the failure is seen"), Driven::Failed);
     }
 }

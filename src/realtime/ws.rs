@@ -3,8 +3,9 @@
 //!
 //! Served below warp (hyper upgrade + tokio-tungstenite) to set a 1 KiB read
 //! buffer: tungstenite's 128 KiB default would cost every idle connection ~136 KB.
-//! One task per connection reads its frames and writes what its [`Outbox`]
-//! holds ([`super::connection`]).
+//! Frames go out through the connection's [`Outbox`] (written by whoever
+//! pushes them); one task per connection reads the client's frames and writes
+//! what a slow client left queued ([`super::connection`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,7 +95,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox:
                     // Stopped first: not registered and subscribed while a
                     // client that stopped reading gets its grace.
                     session.stop();
-                    WRITING.close(&mut socket, close).await;
+                    WRITING.close(&mut socket, outbox, close).await;
                 }
                 break Ended::ByServer;
             }

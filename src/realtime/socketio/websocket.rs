@@ -1,10 +1,11 @@
 //! Socket.IO over a websocket opened directly (`transports: ['websocket']` in
 //! socket.io-client, and what load testers and most production clients use),
-//! served here rather than by socketioxide, the way `/ws` is: one task per
-//! connection ([`crate::realtime::connection`]) that reads packets and writes
-//! every packet its bounded [`Outbox`] holds, then flushes once; each event's
-//! packet encoded once for all its recipients; the heartbeat kept by that same
-//! task instead of tasks and channels of its own.
+//! served here rather than by socketioxide, the way `/ws` is: packets go out
+//! through the connection's [`Outbox`] (written by whoever pushes them, each
+//! event's packet encoded once for all its recipients); one task per
+//! connection ([`crate::realtime::connection`]) reads packets, writes what a
+//! slow client left queued, and keeps the heartbeat, instead of tasks and
+//! channels of its own.
 //! It costs an idle session what `/ws` does (socketioxide's per-socket channels
 //! and tasks cost ~16 KB more: docs/benchmarks.md).
 //!
@@ -207,7 +208,7 @@ impl Connection {
                 Flow::Closed => {
                     self.stop_session();
                     if let Some(close) = outbox.closing() {
-                        WRITING.close(socket, close).await;
+                        WRITING.close(socket, outbox, close).await;
                     }
                     return Ended::ByServer;
                 }
