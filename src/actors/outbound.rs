@@ -12,7 +12,15 @@ pub struct Lagging;
 /// Implemented by each transport. `deliver` never waits: a full queue is
 /// [`Lagging`], and the caller drops that session rather than slow a room.
 pub trait Outbound: Send + Sync + 'static {
+    /// Hands the event to the client; our websocket engines write it to the
+    /// socket at once, in the caller, when nothing waits ahead of it.
     fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging>;
+    /// Hands the event over to be written by the connection's own task: what a
+    /// large fan-out does, so that its writes spread over the connections'
+    /// tasks instead of making the publisher do a syscall per member.
+    fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        self.deliver(event)
+    }
     /// Disconnects the client, telling it why when the transport can.
     fn close(&self, reason: &'static str);
     /// Closes the connection after what is queued because the server is going
@@ -41,17 +49,33 @@ impl SessionHandle {
     }
 
     pub fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        if self.seen(event) {
+            return Ok(());
+        }
+        self.outbound.deliver(event)
+    }
+
+    /// [`Outbound::deliver_queued`], for a large fan-out.
+    pub fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        if self.seen(event) {
+            return Ok(());
+        }
+        self.outbound.deliver_queued(event)
+    }
+
+    /// A deduplicated event this session already forwarded.
+    fn seen(&self, event: &SharedEvent) -> bool {
         if let Some(key) = event.dedupe_key {
             let mut recent = self.recent_keys.lock().unwrap_or_else(|p| p.into_inner());
             if recent.contains(&key) {
-                return Ok(());
+                return true;
             }
             if recent.len() == RECENT_KEYS {
                 recent.pop_front();
             }
             recent.push_back(key);
         }
-        self.outbound.deliver(event)
+        false
     }
 
     pub fn close(&self, reason: &'static str) {

@@ -133,6 +133,24 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues `payload` as a text frame for the connection's task to write
+    /// (with whatever else is queued, in one `writev`), waking it when the
+    /// queue was empty; [`Full`] when the client is not reading.
+    pub fn queue(&self, payload: Bytes) -> Result<(), Full> {
+        let mut state = self.state();
+        if state.writer_gone || state.closed.is_some() || state.failed {
+            return Ok(());
+        }
+        if state.frames.len() >= state.capacity {
+            return Err(Full);
+        }
+        state.frames.push_back(Frame::text(payload));
+        if state.frames.len() == 1 {
+            wake(state);
+        }
+        Ok(())
+    }
+
     /// Closes the connection once what is queued is written; the first reason stays.
     pub fn close(&self, reason: &'static str) {
         self.close_after(reason, [])
@@ -539,10 +557,34 @@ mod tests {
         assert!(drive.as_mut().poll(&mut cx).is_pending(), "the task waits");
         for n in 0..3 {
             outbox.push(frame(n)).unwrap();
+            assert_eq!(outbox.queued(), 0);
         }
-        assert_eq!(outbox.queued(), 0);
         assert_eq!(wakes.0.load(Ordering::Relaxed), 0, "the pushers wrote for themselves");
         assert_eq!(read_exactly(&mut client, 9).await, b"\x81\x01a\x81\x01b\x81\x01c");
+    }
+
+    #[tokio::test]
+    async fn queued_frames_are_written_by_the_task_together_after_one_wake_up() {
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(16).await;
+        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = futures::task::waker(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut drive = std::pin::pin!(outbox.drive(Duration::from_secs(45)));
+        assert!(drive.as_mut().poll(&mut cx).is_pending(), "the task waits");
+        for n in 0..3 {
+            outbox.queue(frame(n)).unwrap();
+        }
+        // A push behind queued frames waits its turn.
+        outbox.push(frame(3)).unwrap();
+        assert_eq!(outbox.queued(), 4);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1, "one wake-up for them all");
+        assert!(drive.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(outbox.queued(), 0, "written together");
+        assert_eq!(read_exactly(&mut client, 12).await, b"\x81\x01a\x81\x01b\x81\x01c\x81\x01d");
+        outbox.push(frame(4)).unwrap();
+        assert_eq!(outbox.queued(), 0, "nothing waits: written at once again");
+        let full = (0..32).map(|_| outbox.queue(frame(5))).filter(Result::is_err).count();
+        assert_eq!(full, 16, "the bound holds for queued frames too");
     }
 
     #[tokio::test]

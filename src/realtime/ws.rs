@@ -176,6 +176,10 @@ impl Outbound for WsOutbound {
         self.0.push(event.ws_frame()).map_err(|_| Lagging)
     }
 
+    fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        self.0.queue(event.ws_frame()).map_err(|_| Lagging)
+    }
+
     fn close(&self, reason: &'static str) {
         self.0.close(reason);
     }

@@ -102,6 +102,14 @@ impl Outbound for SocketOutbound {
         self.outbox.push(frame).map_err(|_| Lagging)
     }
 
+    fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        let frame = event.socketio_frame();
+        if frame.is_empty() {
+            return Ok(());
+        }
+        self.outbox.queue(frame).map_err(|_| Lagging)
+    }
+
     fn close(&self, reason: &'static str) {
         tracing::info!(transport = "socketio", reason, "disconnecting socket");
         self.outbox.close_after(reason, [disconnect_notice(reason), packet::DISCONNECT]);
