@@ -44,6 +44,10 @@ struct State {
     frames: VecDeque<Frame>,
     /// Bytes of the first frame already written.
     written: usize,
+    /// Frames at the front that the task is writing (all that were queued
+    /// when it began): the bound counts only those behind them, as when the
+    /// task took the whole queue as its batch.
+    in_batch: usize,
     capacity: usize,
     closed: Option<Close>,
     /// The connection is over: frames are dropped, not queued.
@@ -89,6 +93,7 @@ impl Outbox {
         let state = State {
             frames: VecDeque::new(),
             written: 0,
+            in_batch: 0,
             capacity,
             closed: None,
             writer_gone: false,
@@ -125,7 +130,7 @@ impl Outbox {
             wake(state);
             return Ok(());
         }
-        if state.frames.len() >= state.capacity {
+        if state.waiting_behind_the_batch() >= state.capacity {
             return Err(Full);
         }
         // The task already has frames to write: it takes this one with them.
@@ -141,7 +146,7 @@ impl Outbox {
         if state.writer_gone || state.closed.is_some() || state.failed {
             return Ok(());
         }
-        if state.frames.len() >= state.capacity {
+        if state.waiting_behind_the_batch() >= state.capacity {
             return Err(Full);
         }
         state.frames.push_back(Frame::text(payload));
@@ -240,6 +245,7 @@ impl Outbox {
         state.writer_gone = true;
         let partly_written = usize::from(state.written > 0);
         state.frames.truncate(partly_written);
+        state.in_batch = state.in_batch.min(partly_written);
         state.frames.shrink_to_fit();
     }
 
@@ -270,6 +276,11 @@ impl Outbox {
 }
 
 impl State {
+    /// Frames queued behind the batch the task is writing.
+    fn waiting_behind_the_batch(&self) -> usize {
+        self.frames.len().saturating_sub(self.in_batch)
+    }
+
     fn wait(&mut self, cx: &Context<'_>) {
         match &self.waiting {
             Some(waker) if waker.will_wake(cx.waker()) => {}
@@ -311,6 +322,9 @@ impl State {
             }
             if self.frames.is_empty() {
                 return Poll::Ready(Ok(()));
+            }
+            if self.in_batch == 0 {
+                self.in_batch = self.frames.len();
             }
             let count = self.frames.len().min(FRAMES_PER_WRITE);
             let mut headers = [FrameHeader::EMPTY; FRAMES_PER_WRITE];
@@ -355,6 +369,7 @@ impl State {
             }
             taken -= size;
             self.frames.pop_front();
+            self.in_batch = self.in_batch.saturating_sub(1);
         }
         self.written = taken;
     }
@@ -608,6 +623,22 @@ mod tests {
         assert_eq!(read_exactly(&mut client, 3).await, b"\x81\x01c");
         outbox.close("done");
         assert_eq!(driving.await.unwrap(), Driven::Closed(Close { reason: "done", going_away: false }));
+    }
+
+    #[tokio::test]
+    async fn frames_the_task_is_writing_do_not_count_against_the_bound() {
+        let (outbox, _client) = outbox_to_a_client_that_does_not_read(2).await;
+        for n in 0..2 {
+            outbox.queue(Bytes::from(vec![b'a' + n; 1 << 20])).unwrap();
+        }
+        assert!(outbox.queue(frame(0)).is_err(), "full before the task runs");
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut drive = std::pin::pin!(outbox.drive(Duration::from_secs(45)));
+        assert!(drive.as_mut().poll(&mut cx).is_pending(), "the task writes both, blocked on the first");
+        outbox.queue(frame(1)).unwrap();
+        outbox.queue(frame(2)).unwrap();
+        assert!(outbox.queue(frame(3)).is_err(), "two more fit behind its batch, then full");
     }
 
     #[tokio::test]
