@@ -146,7 +146,6 @@ pub(crate) fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
 mod tests {
     use bytes::Bytes;
     use futures::StreamExt;
-    use tokio::net::TcpSocket;
     use tokio::time::Instant;
 
     use super::*;
@@ -159,15 +158,7 @@ mod tests {
     /// told (both ends' buffers small, so a few hundred KB fill them), and that
     /// client's end.
     async fn socket_to_a_client_that_does_not_read() -> (Socket, Outbox, TcpStream) {
-        let listener = TcpSocket::new_v4().unwrap();
-        listener.set_recv_buffer_size(4096).unwrap();
-        listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = listener.listen(1).unwrap();
-        let ours = TcpSocket::new_v4().unwrap();
-        ours.set_send_buffer_size(4096).unwrap();
-        let ours = ours.connect(listener.local_addr().unwrap()).await.unwrap();
-        let (theirs, _) = listener.accept().await.unwrap();
-        let outbox = Outbox::new(ours, 1024);
+        let (outbox, theirs) = crate::realtime::outbox::tests::outbox_to_a_client_that_does_not_read(1024).await;
         let socket = WebSocketStream::from_raw_socket(Wire(outbox.clone()), Role::Server, None).await;
         (socket, outbox, theirs)
     }

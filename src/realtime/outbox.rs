@@ -516,7 +516,7 @@ impl AsyncWrite for Wire {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::future::Future;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
