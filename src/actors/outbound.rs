@@ -21,6 +21,16 @@ pub trait Outbound: Send + Sync + 'static {
     fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
         self.deliver(event)
     }
+    /// Hands several events to the client at once, in order: our websocket
+    /// engines write them in one `writev` (a burst of announcements costs a
+    /// syscall per member, not one per event and member).
+    fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        events.iter().try_for_each(|event| self.deliver(event))
+    }
+    /// [`Outbound::deliver_all`], written by the connection's own task.
+    fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        events.iter().try_for_each(|event| self.deliver_queued(event))
+    }
     /// Disconnects the client, telling it why when the transport can.
     fn close(&self, reason: &'static str);
     /// Closes the connection after what is queued because the server is going
@@ -61,6 +71,26 @@ impl SessionHandle {
             return Ok(());
         }
         self.outbound.deliver_queued(event)
+    }
+
+    /// [`Outbound::deliver_all`] (or its queued form, for a large fan-out) of
+    /// those of `events` this session has not yet forwarded; `unseen` is the
+    /// caller's buffer, reused from one session to the next.
+    pub fn deliver_all<'a>(
+        &self,
+        events: impl Iterator<Item = &'a SharedEvent>,
+        queued: bool,
+        unseen: &mut Vec<&'a SharedEvent>,
+    ) -> Result<(), Lagging> {
+        unseen.clear();
+        unseen.extend(events.filter(|event| !self.seen(event)));
+        match unseen.as_slice() {
+            [] => Ok(()),
+            [one] if queued => self.outbound.deliver_queued(one),
+            [one] => self.outbound.deliver(one),
+            all if queued => self.outbound.deliver_all_queued(all),
+            all => self.outbound.deliver_all(all),
+        }
     }
 
     /// A deduplicated event this session already forwarded.

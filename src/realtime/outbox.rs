@@ -130,12 +130,8 @@ impl Outbox {
             wake(state);
             return Ok(());
         }
-        if state.waiting_behind_the_batch() >= state.capacity {
-            return Err(Full);
-        }
         // The task already has frames to write: it takes this one with them.
-        state.frames.push_back(Frame::text(payload));
-        Ok(())
+        state.enqueue(payload)
     }
 
     /// Queues `payload` as a text frame for the connection's task to write
@@ -146,14 +142,51 @@ impl Outbox {
         if state.writer_gone || state.closed.is_some() || state.failed {
             return Ok(());
         }
-        if state.waiting_behind_the_batch() >= state.capacity {
-            return Err(Full);
-        }
-        state.frames.push_back(Frame::text(payload));
+        state.enqueue(payload)?;
         if state.frames.len() == 1 {
             wake(state);
         }
         Ok(())
+    }
+
+    /// Sends several text frames at once, in order: when nothing waits ahead
+    /// of them they go out in one `writev` by whoever pushes them, and what the
+    /// kernel does not take is left to the connection's task. [`Full`] when
+    /// they do not all fit behind what is queued (the client is not reading).
+    pub fn push_all(&self, payloads: impl IntoIterator<Item = Bytes>) -> Result<(), Full> {
+        let mut state = self.state();
+        if state.writer_gone || state.closed.is_some() || state.failed {
+            return Ok(());
+        }
+        let nothing_ahead = state.frames.is_empty();
+        let queued = state.enqueue_all(payloads);
+        if nothing_ahead {
+            match state.write_queued(&self.shared.stream) {
+                // All out: nobody to wake.
+                Ok(()) if state.frames.is_empty() => return queued,
+                // The rest waits for the socket to drain, in the task's hands.
+                Ok(()) => {}
+                // The task ends the connection.
+                Err(_) => state.failed = true,
+            }
+            wake(state);
+        }
+        queued
+    }
+
+    /// Queues several text frames for the connection's task, in order, waking
+    /// it once; [`Full`] when they do not all fit.
+    pub fn queue_all(&self, payloads: impl IntoIterator<Item = Bytes>) -> Result<(), Full> {
+        let mut state = self.state();
+        if state.writer_gone || state.closed.is_some() || state.failed {
+            return Ok(());
+        }
+        let nothing_ahead = state.frames.is_empty();
+        let queued = state.enqueue_all(payloads);
+        if nothing_ahead && !state.frames.is_empty() {
+            wake(state);
+        }
+        queued
     }
 
     /// Closes the connection once what is queued is written; the first reason stays.
@@ -281,6 +314,20 @@ impl State {
         self.frames.len().saturating_sub(self.in_batch)
     }
 
+    /// Queues a text frame for the task, within the bound.
+    fn enqueue(&mut self, payload: Bytes) -> Result<(), Full> {
+        if self.waiting_behind_the_batch() >= self.capacity {
+            return Err(Full);
+        }
+        self.frames.push_back(Frame::text(payload));
+        Ok(())
+    }
+
+    /// Queues text frames for the task, in order, up to the bound.
+    fn enqueue_all(&mut self, payloads: impl IntoIterator<Item = Bytes>) -> Result<(), Full> {
+        payloads.into_iter().try_for_each(|payload| self.enqueue(payload))
+    }
+
     fn wait(&mut self, cx: &Context<'_>) {
         match &self.waiting {
             Some(waker) if waker.will_wake(cx.waker()) => {}
@@ -326,25 +373,8 @@ impl State {
             if self.in_batch == 0 {
                 self.in_batch = self.frames.len();
             }
-            let count = self.frames.len().min(FRAMES_PER_WRITE);
-            let mut headers = [FrameHeader::EMPTY; FRAMES_PER_WRITE];
-            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
-            for (index, frame) in self.frames.iter().take(count).enumerate() {
-                headers[index] = frame.header();
-            }
-            for (index, (header, frame)) in headers.iter().zip(self.frames.iter()).take(count).enumerate() {
-                let skip = if index == 0 { self.written } else { 0 };
-                let header = header.bytes();
-                slices[2 * index] = IoSlice::new(header.get(skip..).unwrap_or_default());
-                slices[2 * index + 1] =
-                    IoSlice::new(frame.payload.get(skip.saturating_sub(header.len())..).unwrap_or_default());
-            }
-            match stream.try_write_vectored(&slices[..2 * count]) {
-                Ok(0) => self.failed = true,
-                Ok(taken) => {
-                    self.progress += 1;
-                    self.advance(taken);
-                }
+            match self.write_some(stream) {
+                Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     if let Err(error) = std::task::ready!(stream.poll_write_ready(cx)) {
                         tracing::debug!(%error, "websocket write failed");
@@ -356,6 +386,46 @@ impl State {
                     self.failed = true;
                 }
             }
+        }
+    }
+
+    /// Writes queued frames until all are out or the kernel takes no more
+    /// (not an error here: the task writes the rest as the socket drains).
+    fn write_queued(&mut self, stream: &TcpStream) -> io::Result<()> {
+        while !self.frames.is_empty() {
+            match self.write_some(stream) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// One `writev` of the first queued frames (at most [`FRAMES_PER_WRITE`]),
+    /// the first from where its last write stopped.
+    fn write_some(&mut self, stream: &TcpStream) -> io::Result<()> {
+        let count = self.frames.len().min(FRAMES_PER_WRITE);
+        let mut headers = [FrameHeader::EMPTY; FRAMES_PER_WRITE];
+        let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+        for (index, frame) in self.frames.iter().take(count).enumerate() {
+            headers[index] = frame.header();
+        }
+        for (index, (header, frame)) in headers.iter().zip(self.frames.iter()).take(count).enumerate() {
+            let skip = if index == 0 { self.written } else { 0 };
+            let header = header.bytes();
+            slices[2 * index] = IoSlice::new(header.get(skip..).unwrap_or_default());
+            slices[2 * index + 1] =
+                IoSlice::new(frame.payload.get(skip.saturating_sub(header.len())..).unwrap_or_default());
+        }
+        match stream.try_write_vectored(&slices[..2 * count]) {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(taken) => {
+                self.progress += 1;
+                self.advance(taken);
+                Ok(())
+            }
+            Err(error) => Err(error),
         }
     }
 
@@ -555,6 +625,7 @@ pub(crate) mod tests {
         bytes
     }
 
+    /// Counts the wake-ups of the task it stands for.
     struct Counting(AtomicUsize);
     impl futures::task::ArcWake for Counting {
         fn wake_by_ref(this: &Arc<Self>) {
@@ -562,44 +633,90 @@ pub(crate) mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_frame_pushed_while_nothing_waits_is_written_at_once_and_wakes_nobody() {
-        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(4).await;
+    impl Counting {
+        fn wakes(&self) -> usize {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    /// The connection's task, polled once so that it waits, and its wake-ups.
+    fn waiting_task(outbox: &Outbox) -> (Pin<Box<impl Future<Output = Driven> + '_>>, Arc<Counting>, Waker) {
         let wakes = Arc::new(Counting(AtomicUsize::new(0)));
         let waker = futures::task::waker(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut drive = std::pin::pin!(outbox.drive(Duration::from_secs(45)));
-        assert!(drive.as_mut().poll(&mut cx).is_pending(), "the task waits");
+        let mut drive = Box::pin(outbox.drive(Duration::from_secs(45)));
+        assert!(drive.as_mut().poll(&mut Context::from_waker(&waker)).is_pending(), "the task waits");
+        (drive, wakes, waker)
+    }
+
+    #[tokio::test]
+    async fn frames_pushed_while_nothing_waits_are_written_at_once_and_wake_nobody() {
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(4).await;
+        let (_drive, wakes, _waker) = waiting_task(&outbox);
         for n in 0..3 {
             outbox.push(frame(n)).unwrap();
             assert_eq!(outbox.queued(), 0);
         }
-        assert_eq!(wakes.0.load(Ordering::Relaxed), 0, "the pushers wrote for themselves");
-        assert_eq!(read_exactly(&mut client, 9).await, b"\x81\x01a\x81\x01b\x81\x01c");
+        // Several at once: one write.
+        outbox.push_all((3..6).map(frame)).unwrap();
+        assert_eq!(outbox.queued(), 0);
+        assert_eq!(wakes.wakes(), 0, "the pushers wrote for themselves");
+        assert_eq!(read_exactly(&mut client, 18).await, b"\x81\x01a\x81\x01b\x81\x01c\x81\x01d\x81\x01e\x81\x01f");
     }
 
     #[tokio::test]
     async fn queued_frames_are_written_by_the_task_together_after_one_wake_up() {
         let (outbox, mut client) = outbox_to_a_client_that_does_not_read(16).await;
-        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
-        let waker = futures::task::waker(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut drive = std::pin::pin!(outbox.drive(Duration::from_secs(45)));
-        assert!(drive.as_mut().poll(&mut cx).is_pending(), "the task waits");
+        let (mut drive, wakes, waker) = waiting_task(&outbox);
         for n in 0..3 {
             outbox.queue(frame(n)).unwrap();
         }
         // A push behind queued frames waits its turn.
         outbox.push(frame(3)).unwrap();
         assert_eq!(outbox.queued(), 4);
-        assert_eq!(wakes.0.load(Ordering::Relaxed), 1, "one wake-up for them all");
-        assert!(drive.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(wakes.wakes(), 1, "one wake-up for them all");
+        assert!(drive.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
         assert_eq!(outbox.queued(), 0, "written together");
         assert_eq!(read_exactly(&mut client, 12).await, b"\x81\x01a\x81\x01b\x81\x01c\x81\x01d");
         outbox.push(frame(4)).unwrap();
         assert_eq!(outbox.queued(), 0, "nothing waits: written at once again");
         let full = (0..32).map(|_| outbox.queue(frame(5))).filter(Result::is_err).count();
         assert_eq!(full, 16, "the bound holds for queued frames too");
+    }
+
+    #[tokio::test]
+    async fn several_frames_behind_a_blocked_one_wait_in_order_within_the_bound() {
+        // The partly written frame counts: four more fit.
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(5).await;
+        let (mut drive, wakes, waker) = waiting_task(&outbox);
+        fill(&outbox);
+        let woken = wakes.wakes();
+        outbox.push_all((0..2).map(frame)).unwrap();
+        outbox.queue_all((2..4).map(frame)).unwrap();
+        assert_eq!(outbox.queued(), 5);
+        assert_eq!(wakes.wakes(), woken, "the task was already told about the queue");
+        assert!(outbox.queue_all((4..6).map(frame)).is_err(), "past the bound");
+        // The client reads: the task writes the rest in order.
+        let reader = tokio::spawn(async move { read_exactly(&mut client, 10 + (1 << 20) + 4 * 3).await });
+        for _ in 0..100_000 {
+            if outbox.queued() == 0 {
+                break;
+            }
+            assert!(drive.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+            tokio::task::yield_now().await;
+        }
+        let bytes = reader.await.unwrap();
+        assert_eq!(&bytes[10 + (1 << 20)..], b"\x81\x01a\x81\x01b\x81\x01c\x81\x01d");
+    }
+
+    #[tokio::test]
+    async fn several_frames_queued_at_once_wake_the_task_once() {
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(16).await;
+        let (mut drive, wakes, waker) = waiting_task(&outbox);
+        outbox.queue_all((0..3).map(frame)).unwrap();
+        assert_eq!((outbox.queued(), wakes.wakes()), (3, 1));
+        assert!(drive.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        assert_eq!(outbox.queued(), 0, "written together");
+        assert_eq!(read_exactly(&mut client, 9).await, b"\x81\x01a\x81\x01b\x81\x01c");
     }
 
     #[tokio::test]

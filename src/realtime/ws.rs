@@ -180,6 +180,14 @@ impl Outbound for WsOutbound {
         self.0.queue(event.ws_frame()).map_err(|_| Lagging)
     }
 
+    fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        self.0.push_all(events.iter().map(|event| event.ws_frame())).map_err(|_| Lagging)
+    }
+
+    fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        self.0.queue_all(events.iter().map(|event| event.ws_frame())).map_err(|_| Lagging)
+    }
+
     fn close(&self, reason: &'static str) {
         self.0.close(reason);
     }

@@ -71,6 +71,12 @@ async fn prepared_in_the_database_then_run_clean_over_every_transport(backend: B
         assert_eq!(report.deliveries.received, report.deliveries.expected);
         assert_eq!(report.delivery_latency_ms.count, report.deliveries.received);
         assert_eq!(report.ack_latency_ms.count, report.messages.acked);
+        // Sending began once the joins' announcements had all arrived (each of
+        // a room's 4 joins told to those already in it and the joiner: 10 per
+        // room), after a quiet moment.
+        let joining = report.joining.expect("joining reported");
+        assert!(joining.events >= 30, "{joining:?}");
+        assert!(joining.settle_secs >= 0.25, "{joining:?}");
     }
     let _ = std::fs::remove_file(path);
 }

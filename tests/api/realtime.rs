@@ -23,6 +23,47 @@ backend_matrix!(
     pipelined_sends_from_several_members_are_stored_in_order_and_answered_each,
 );
 
+/// Presence held for a round (a burst of joins) goes out before the message
+/// that follows it, in one order for every member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_joins_is_announced_in_one_order_before_what_follows() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
+    let owner = app.register("owner").await;
+    let mut members = Vec::new();
+    for n in 0..11 {
+        members.push(app.register(&format!("burst{n}")).await);
+    }
+    let room = room_of(&app, &owner, &members.iter().collect::<Vec<_>>()).await;
+    let users: Vec<&User> = std::iter::once(&owner).chain(&members).collect();
+    let mut clients = Vec::new();
+    for user in &users {
+        clients.push(WsClient::connect(&app, &user.token).await);
+    }
+    // All join at once: the announcements after the first come in rounds.
+    let joins = clients.iter_mut().map(|client| client.ok("join_room", json!({"roomId": room})));
+    futures::future::join_all(joins).await;
+    clients[0].ok("send_message", json!({"roomId": room, "content": "after the joins"})).await;
+
+    let mut heard = Vec::new();
+    for client in &mut clients {
+        let seen = client.events_until("receive_message").await;
+        let joined: Vec<String> = seen
+            .iter()
+            .filter(|f| f["event"] == "user_status" && f["data"]["status"] == "joined")
+            .map(|f| f["data"]["userId"].as_str().unwrap().to_string())
+            .collect();
+        heard.push(joined);
+    }
+    // Whoever joined first heard everyone; every other member heard the room's
+    // order from some point on (its own join included), all before the message.
+    let order = heard.iter().max_by_key(|joined| joined.len()).unwrap().clone();
+    assert_eq!(order.len(), users.len(), "{heard:?}");
+    for (user, joined) in users.iter().zip(&heard) {
+        assert!(order.ends_with(joined), "{joined:?} is not the end of {order:?}");
+        assert!(joined.contains(&user.id), "{} heard its own join: {joined:?}", user.id);
+    }
+}
+
 async fn room_of(app: &TestApp, owner: &User, members: &[&User]) -> String {
     let room = app.create_room(owner, "Realtime", false).await;
     let id = room["id"].as_str().unwrap().to_string();

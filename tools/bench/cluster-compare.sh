@@ -31,10 +31,9 @@ mkdir -p "$OUT"
 ulimit -n 20000
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
-export DATABASE_URL="$PG/$DB" REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} \
-  RTCHAT_REDIS__KEY_PREFIX="bench-cluster-$$" JWT_SEC=${JWT_SEC:-bench-secret-0123456789abcdef0123456789abcdef} \
-  RTCHAT_LIMITS__MESSAGES_MAX=1000000000 RTCHAT_LIMITS__API_MAX=1000000000 RTCHAT_LIMITS__CONNECTIONS_IP_MAX=1000000000 \
-  RTCHAT_REALTIME__EVENTS_PER_MINUTE=1000000000 RTCHAT_AUTH__BCRYPT_COST=4 RUST_LOG=warn
+export DATABASE_URL="$PG/$DB" REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} RTCHAT_REDIS__KEY_PREFIX="bench-cluster-$$"
+# shellcheck source=tools/bench/env.sh
+source "$root/tools/bench/env.sh"
 "$bin" migrate >/dev/null
 "$bin" loadtest prepare --users "$SESSIONS" --rooms "$rooms" --members-per-room "$size" \
   --out "$OUT/fixture-$size.json" >/dev/null

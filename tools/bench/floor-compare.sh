@@ -10,7 +10,9 @@
 # FLOOR_BUILD_DIR holds a release build of ../shared/floor (cargo build --release).
 # SERVER_BIN runs another rtchat build as the server (an A/B in one sitting); the
 # load generator stays this tree's. TRANSPORTS picks some of "ws socketio";
-# FLOOR=0 skips the floor's runs.
+# FLOOR=0 skips the floor's runs. Sending starts once the joins' announcements
+# have arrived (SETTLE=0 starts it at once, with the announcements still on
+# their way, as earlier runs did).
 # 2,000 sessions in rooms of SIZE; the server and the load generators share this host.
 set -euo pipefail
 floor=${1:?floor build dir}
@@ -30,9 +32,9 @@ rooms=$((SESSIONS / size))
 mkdir -p "$OUT"
 ulimit -n 20000
 
-export DATABASE_URL="sqlite:$OUT/bench.db" PORT JWT_SEC=${JWT_SEC:-bench-secret-0123456789abcdef0123456789abcdef} \
-  RTCHAT_LIMITS__MESSAGES_MAX=1000000000 RTCHAT_LIMITS__API_MAX=1000000000 RTCHAT_LIMITS__CONNECTIONS_IP_MAX=1000000000 \
-  RTCHAT_REALTIME__EVENTS_PER_MINUTE=1000000000 RTCHAT_AUTH__BCRYPT_COST=4 RUST_LOG=warn
+export DATABASE_URL="sqlite:$OUT/bench.db" PORT
+# shellcheck source=tools/bench/env.sh
+source "$root/tools/bench/env.sh"
 rm -f "$OUT"/bench.db*
 "$bin" migrate >/dev/null
 "$bin" loadtest prepare --users "$SESSIONS" --rooms "$rooms" --members-per-room "$size" \
@@ -74,16 +76,17 @@ EOF
       name="$transport-$size-$load-$run"
       "$bin" loadtest run --url "http://127.0.0.1:$PORT" --quiet --report "$OUT/$name.json" \
         --fixture "$OUT/fixture-$size.json" --transport "$transport" --users "$SESSIONS" --senders-per-room 1 \
-        --rate "$rate" --duration "$DURATION" --ramp-up 2 --server-pid "$pid" >"$OUT/$name.txt" || true
+        --rate "$rate" --duration "$DURATION" --ramp-up 2 --settle "${SETTLE:-30}" --server-pid "$pid" >"$OUT/$name.txt" || true
       stop
       python3 - "$OUT/$name.json" "$name" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-d, l, c = r["deliveries"], r["deliveryLatencyMs"], r.get("serverCpu") or {}
+d, l, c, j = r["deliveries"], r["deliveryLatencyMs"], r.get("serverCpu") or {}, r.get("joining") or {}
 share = d["received"] / max(d["expected"], 1) * 100
 print(f'{sys.argv[2]:>28}  {d["perSec"]:>9.0f}/s  p50 {l["p50"]:>8} ms  p99 {l["p99"]:>8} ms  max {l["max"]:>8} ms  '
       f'delivered {share:.2f}%  lost {d["lost"]}  cpu {c.get("usPerDelivery", 0):5.1f} us/delivery  '
-      f'loadgen {r.get("loadGeneratorCores") or 0:.2f} cores  skipped {r["messages"]["skipped"]}')
+      f'loadgen {r.get("loadGeneratorCores") or 0:.2f} cores  skipped {r["messages"]["skipped"]}  '
+      f'joined {j.get("joinedSecs", 0):.1f} s  settled {j.get("settleSecs", 0):.1f} s ({j.get("events", 0)} events)')
 EOF
     done
   done

@@ -27,9 +27,9 @@ rate=$(python3 -c "print(round($load / ($rooms * $size), 3))")
 mkdir -p "$OUT"
 ulimit -n 20000
 
-export DATABASE_URL="sqlite:$OUT/bench.db" PORT JWT_SEC=${JWT_SEC:-bench-secret-0123456789abcdef0123456789abcdef} \
-  RTCHAT_LIMITS__MESSAGES_MAX=1000000000 RTCHAT_LIMITS__API_MAX=1000000000 RTCHAT_LIMITS__CONNECTIONS_IP_MAX=1000000000 \
-  RTCHAT_REALTIME__EVENTS_PER_MINUTE=1000000000 RTCHAT_AUTH__BCRYPT_COST=4 RUST_LOG=warn
+export DATABASE_URL="sqlite:$OUT/bench.db" PORT
+# shellcheck source=tools/bench/env.sh
+source "$root/tools/bench/env.sh"
 rm -f "$OUT"/bench.db*
 "$bin" migrate >/dev/null
 "$bin" loadtest prepare --users "$SESSIONS" --rooms "$rooms" --members-per-room "$size" \

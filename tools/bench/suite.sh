@@ -23,10 +23,9 @@ case $backend in
     mysql -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS rtchat_bench; CREATE DATABASE rtchat_bench CHARACTER SET utf8mb4" ;;
 esac
 
-# Limits out of the way: the load generator measures the server, not its limiter.
-export DATABASE_URL=$db PORT JWT_SEC=${JWT_SEC:-bench-secret-0123456789abcdef0123456789abcdef} \
-  RTCHAT_LIMITS__MESSAGES_MAX=1000000000 RTCHAT_LIMITS__API_MAX=1000000000 RTCHAT_LIMITS__CONNECTIONS_IP_MAX=1000000000 \
-  RTCHAT_REALTIME__EVENTS_PER_MINUTE=1000000000 RTCHAT_AUTH__BCRYPT_COST=4 RUST_LOG=warn
+export DATABASE_URL=$db PORT
+# shellcheck source=tools/bench/env.sh
+source "$root/tools/bench/env.sh"
 "$bin" migrate >/dev/null
 server=
 start_server() { # a fresh process, so each memory figure starts from a clean heap

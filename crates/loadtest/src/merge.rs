@@ -52,6 +52,22 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         d.out_of_order += p.out_of_order;
         d.unacked_received += p.unacked_received;
         d.per_sec += p.per_sec;
+        if let Some(p) = &part.joining {
+            let j = merged.joining.get_or_insert(report::Joining {
+                joined_secs: 0.0,
+                settle_secs: 0.0,
+                events: 0,
+                server_cpu_secs: None,
+            });
+            j.joined_secs = j.joined_secs.max(p.joined_secs);
+            j.settle_secs = j.settle_secs.max(p.settle_secs);
+            j.events += p.events;
+            // One server seen from each process: the longest view of it.
+            j.server_cpu_secs = match (j.server_cpu_secs, p.server_cpu_secs) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
         // The processes ran side by side: their cores add up.
         if let Some(cores) = part.load_generator_cores {
             *merged.load_generator_cores.get_or_insert(0.0) += cores;

@@ -33,10 +33,28 @@ pub struct Report {
     pub server_memory: Option<ServerMemory>,
     /// The server's CPU time while messages were being sent (needs `--server-pid`).
     pub server_cpu: Option<ServerCpu>,
+    /// How joining went, before the measured window.
+    #[serde(default)]
+    pub joining: Option<Joining>,
     /// This load generator's own CPU while messages were being sent, in cores:
     /// on a shared host it is taken from the server.
     #[serde(default)]
     pub load_generator_cores: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Joining {
+    /// Seconds from the start until every session had joined its rooms (or failed).
+    pub joined_secs: f64,
+    /// Seconds then spent until the join announcements stopped arriving.
+    pub settle_secs: f64,
+    /// Events received before sending began: the join announcements.
+    pub events: u64,
+    /// The server's CPU seconds from the first connection to the end of
+    /// settling (needs `--server-pid`).
+    #[serde(default)]
+    pub server_cpu_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +196,7 @@ impl Report {
             failures: BTreeMap::new(),
             server_memory: None,
             server_cpu: None,
+            joining: None,
             load_generator_cores: None,
         }
     }
@@ -207,6 +226,14 @@ impl Report {
             let _ = writeln!(out, "  {label:<32} {value}");
         };
         row(&mut out, "connections made / failed", format!("{} / {} of {}", c.made, c.failed, c.attempted));
+        if let Some(joining) = &self.joining {
+            let cpu = joining.server_cpu_secs.map(|secs| format!(" (server CPU {secs:.2} s)")).unwrap_or_default();
+            let value = format!(
+                "{:.1} s, then {:.1} s for {} announcements{cpu}",
+                joining.joined_secs, joining.settle_secs, joining.events
+            );
+            row(&mut out, "all joined; settled", value);
+        }
         row(&mut out, "joins failed, dropped", format!("{}, {}", c.join_failed, c.dropped));
         row(&mut out, "messages sent / acked", format!("{} / {}", m.sent, m.acked));
         row(&mut out, "refused, unanswered, skipped", format!("{}, {}, {}", m.refused, m.unanswered, m.skipped));

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::fixture::Fixture;
 use super::progress::Progress;
 use super::report::{
-    self, Connections, Deliveries, Histograms, Messages, Percentiles, Report, ServerCpu, ServerMemory,
+    self, Connections, Deliveries, Histograms, Joining, Messages, Percentiles, Report, ServerCpu, ServerMemory,
 };
 use super::scenario::Scenario;
 use super::session::{self, Phase, RunContext, Server, SessionPlan};
@@ -69,6 +69,7 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
         scenario: scenario.clone(),
     });
     let rss_before = scenario.server_pid.and_then(report::rss_bytes);
+    let cpu_at_start = scenario.server_pid.and_then(report::cpu_secs);
     let started = Instant::now();
     let mut sessions = JoinSet::new();
     for plan in plans {
@@ -79,7 +80,7 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
     let series =
         scenario.series.clone().map(|path| tokio::spawn(super::series::record(ctx.clone(), path, series_stopped)));
 
-    let mut window = Window::default();
+    let mut window = Window { server_cpu_at_start: cpu_at_start, ..Window::default() };
     let deadline = tokio::time::Instant::from_std(started) + scenario.deadline();
     let deadline_hit = tokio::time::timeout_at(deadline, phases(&ctx, &phase_tx, &mut window)).await.is_err();
     let _ = phase_tx.send(Phase::Stop);
@@ -180,6 +181,15 @@ fn plan_sessions(scenario: &Scenario, fixture: &Fixture, servers: usize) -> Vec<
 #[derive(Default)]
 struct Window {
     rss_connected: Option<u64>,
+    /// Seconds from the start until every session had joined (or failed).
+    joined_secs: f64,
+    /// Seconds then spent waiting for the join announcements.
+    settle_secs: f64,
+    /// Events received before the sending phase (the join announcements).
+    events_before_sending: u64,
+    /// Server CPU seconds at the start, and from then until the sending phase.
+    server_cpu_at_start: Option<f64>,
+    joining_cpu_secs: Option<f64>,
     /// Server CPU seconds used during the sending phase.
     server_cpu_secs: Option<f64>,
     /// This process's CPU seconds during the sending phase.
@@ -195,7 +205,17 @@ async fn phases(ctx: &RunContext, phase: &watch::Sender<Phase>, window: &mut Win
     let everyone = scenario.users as u64;
     let ramp = Duration::from_secs_f64(scenario.ramp_up_secs) + Duration::from_secs(60);
     wait_until(ramp, || Counters::get(&c.ready) + Counters::get(&c.connect_failed) >= everyone).await;
+    window.joined_secs = ctx.epoch.elapsed().as_secs_f64();
     window.rss_connected = scenario.server_pid.and_then(report::rss_bytes);
+    if !scenario.idle {
+        let _ = phase.send(Phase::Settling);
+        let settling = Instant::now();
+        settle(&c.events, Duration::from_secs_f64(scenario.settle_secs)).await;
+        window.settle_secs = settling.elapsed().as_secs_f64();
+    }
+    window.events_before_sending = Counters::get(&c.events);
+    window.joining_cpu_secs =
+        window.server_cpu_at_start.zip(scenario.server_pid.and_then(report::cpu_secs)).map(|(a, b)| b - a);
 
     let _ = phase.send(Phase::Sending);
     let sending = Instant::now();
@@ -221,6 +241,25 @@ async fn phases(ctx: &RunContext, phase: &watch::Sender<Phase>, window: &mut Win
                 && Counters::get(&c.delivered) >= Counters::get(&c.expected)
         })
         .await;
+    }
+}
+
+/// How long no event may arrive before the join announcements count as delivered.
+const SETTLED_AFTER: Duration = Duration::from_millis(250);
+
+/// Waits (at most `limit`) until `events` has not moved for [`SETTLED_AFTER`]:
+/// the announcements of everyone's joins are out of the server's queues, and
+/// the measured window holds only what the run sends.
+async fn settle(events: &std::sync::atomic::AtomicU64, limit: Duration) {
+    let give_up = tokio::time::Instant::now() + limit;
+    let mut seen = Counters::get(events);
+    while tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(SETTLED_AFTER.min(give_up - tokio::time::Instant::now())).await;
+        let now = Counters::get(events);
+        if now == seen {
+            return;
+        }
+        seen = now;
     }
 }
 
@@ -299,6 +338,12 @@ fn build_report(
             secs,
             cores: if window.send_secs > 0.0 { secs / window.send_secs } else { 0.0 },
             us_per_delivery: secs * 1e6 / window.delivered.max(1) as f64,
+        }),
+        joining: Some(Joining {
+            joined_secs: window.joined_secs,
+            settle_secs: window.settle_secs,
+            events: window.events_before_sending,
+            server_cpu_secs: window.joining_cpu_secs,
         }),
         load_generator_cores: window
             .own_cpu_secs

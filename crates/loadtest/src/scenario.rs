@@ -44,9 +44,14 @@ pub struct Scenario {
     pub duration_secs: f64,
     /// Seconds over which the connections are opened, evenly spaced.
     pub ramp_up_secs: f64,
+    /// Once everyone has joined, sending waits (at most this many seconds) until
+    /// no event has arrived for a moment: the join announcements (a room of
+    /// 1,000 joining is ~500,000 presence frames) are delivered before the
+    /// measured window opens. 0 sends at once.
+    pub settle_secs: f64,
     /// Seconds to wait after the last send for acks and deliveries still on their way.
     pub drain_secs: f64,
-    /// Hard stop for the whole run, in seconds; 0 means ramp-up + duration + drain + 60.
+    /// Hard stop for the whole run, in seconds; 0 means ramp-up + settle + duration + drain + 60.
     pub deadline_secs: f64,
     /// Connect and join only: measure how many idle sessions the server holds.
     pub idle: bool,
@@ -84,6 +89,7 @@ impl Default for Scenario {
             message_size: 64,
             duration_secs: 10.0,
             ramp_up_secs: 2.0,
+            settle_secs: 30.0,
             drain_secs: 10.0,
             deadline_secs: 0.0,
             idle: false,
@@ -130,7 +136,8 @@ impl Scenario {
             return Err("senders_per_room cannot exceed members_per_room".into());
         }
         let finite = |v: f64| v.is_finite() && v >= 0.0;
-        let durations = [self.rate, self.duration_secs, self.ramp_up_secs, self.drain_secs, self.deadline_secs];
+        let durations =
+            [self.rate, self.duration_secs, self.ramp_up_secs, self.settle_secs, self.drain_secs, self.deadline_secs];
         if !durations.into_iter().all(finite) {
             return Err("rate and the durations must be finite and not negative".into());
         }
@@ -144,7 +151,7 @@ impl Scenario {
         let secs = if self.deadline_secs > 0.0 {
             self.deadline_secs
         } else {
-            self.ramp_up_secs + self.duration_secs + self.drain_secs + 60.0
+            self.ramp_up_secs + self.settle_secs + self.duration_secs + self.drain_secs + 60.0
         };
         Duration::from_secs_f64(secs)
     }
@@ -211,11 +218,15 @@ pub struct ScenarioFlags {
     /// Seconds over which the connections are opened, evenly spaced [default: 2].
     #[arg(long = "ramp-up")]
     pub ramp_up_secs: Option<f64>,
+    /// Once all have joined, seconds to wait at most for the join announcements
+    /// to be delivered (no event for 250 ms) before sending; 0 sends at once [default: 30].
+    #[arg(long = "settle")]
+    pub settle_secs: Option<f64>,
     /// Seconds to wait after the last send for acks and deliveries on their way [default: 10].
     #[arg(long = "drain")]
     pub drain_secs: Option<f64>,
     /// Seconds after which the whole run stops whatever happens [default: 0 =
-    /// ramp-up + duration + drain + 60].
+    /// ramp-up + settle + duration + drain + 60].
     #[arg(long = "deadline")]
     pub deadline_secs: Option<f64>,
     /// Connect and join only, no messages: how many idle sessions the server holds.
@@ -274,6 +285,7 @@ impl ScenarioFlags {
             message_size,
             duration_secs,
             ramp_up_secs,
+            settle_secs,
             drain_secs,
             deadline_secs,
             max_in_flight,

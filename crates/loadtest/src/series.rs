@@ -28,6 +28,8 @@ struct Second {
     acked: u64,
     refused: u64,
     delivered: u64,
+    /// Every event received, the join announcements included.
+    events: u64,
     ack_p50_ms: f64,
     ack_p99_ms: f64,
     delivery_p50_ms: f64,
@@ -40,6 +42,7 @@ struct Totals {
     acked: u64,
     refused: u64,
     delivered: u64,
+    events: u64,
 }
 
 impl Totals {
@@ -49,6 +52,7 @@ impl Totals {
             acked: Counters::get(&c.acked),
             refused: Counters::get(&c.refused),
             delivered: Counters::get(&c.delivered),
+            events: Counters::get(&c.events),
         }
     }
 }
@@ -78,6 +82,7 @@ pub async fn record(ctx: Arc<RunContext>, path: PathBuf, mut stop: watch::Receiv
             acked: totals.acked - previous.acked,
             refused: totals.refused - previous.refused,
             delivered: totals.delivered - previous.delivered,
+            events: totals.events - previous.events,
             ack_p50_ms: ack.p50,
             ack_p99_ms: ack.p99,
             delivery_p50_ms: delivery.p50,
@@ -95,6 +100,7 @@ pub async fn record(ctx: Arc<RunContext>, path: PathBuf, mut stop: watch::Receiv
 fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::Connecting => "connecting",
+        Phase::Settling => "settling",
         Phase::Sending => "sending",
         Phase::Draining => "draining",
         Phase::Stop => "stopped",

@@ -24,6 +24,8 @@ use super::tally::{Arrival, Counters, Kind, Latencies, Samples, SessionOutcome};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     Connecting,
+    /// All have joined; waiting for the join announcements to arrive.
+    Settling,
     Sending,
     Draining,
     Stop,
@@ -387,6 +389,7 @@ impl Client<'_> {
 
     fn on_event(&mut self, name: &str, payload: &Payload<'_>, outcome: &mut SessionOutcome) {
         let counters = &self.ctx.counters;
+        Counters::add(&counters.events, 1);
         match name {
             "receive_message" => {
                 let Some((room, sender, number, sent_at)) = payload.content.as_deref().and_then(parse_marker) else {

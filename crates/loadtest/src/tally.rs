@@ -29,6 +29,8 @@ pub struct Counters {
     pub out_of_order: AtomicU64,
     pub disconnected: AtomicU64,
     pub error_events: AtomicU64,
+    /// Every event received (messages, presence, typing, ...).
+    pub events: AtomicU64,
 }
 
 impl Counters {

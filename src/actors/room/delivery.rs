@@ -4,11 +4,13 @@
 //! also go to the other nodes through the [`ClusterLink`](crate::actors::link::ClusterLink);
 //! events from there arrive as [`RoomMsg::Remote`](super::RoomMsg::Remote).
 //! A gap the bus does not close within [`GAP_WAIT`] is filled from the database.
+//! Presence that comes in bursts goes out in rounds ([`Announcements`]).
 
 use std::time::Duration;
 
-use super::RoomState;
+use super::announcements::{Announcements, Offered};
 use super::sequencer::{Effect, Order, Release};
+use super::{RoomMsg, RoomState};
 use crate::error::Error;
 use crate::protocol::server::ServerEvent;
 use crate::protocol::{Outgoing, SharedEvent};
@@ -69,9 +71,65 @@ impl RoomState {
         self.watch_gap(GAP_WAIT);
     }
 
-    fn deliver(&mut self, ready: Vec<Release>) {
-        for release in ready {
-            self.shared.publish(&self.room_id, &release.event, release.except_user.as_deref());
+    /// Events ready to go, in order; presence alone may be held for its round.
+    pub(super) fn deliver(&mut self, ready: Vec<Release>) {
+        match <[Release; 1]>::try_from(ready) {
+            Ok([one]) if one.effect.is_none() && Announcements::takes(&one.event) => self.announce(one),
+            Ok([one]) => self.deliver_after_announcements(vec![one]),
+            Err(ready) => self.deliver_after_announcements(ready),
+        }
+    }
+
+    /// Presence (from here, another node, or the presence actor): at once, or
+    /// held for the next round when another went out just before.
+    fn announce(&mut self, release: Release) {
+        match self.announcements.offer(release, tokio::time::Instant::now()) {
+            Offered::Now(release) => self.publish_releases(vec![release]),
+            Offered::HeldFirst(wait) => {
+                self.myself.send_after(wait, || RoomMsg::Announce);
+            }
+            Offered::Held => {}
+        }
+    }
+
+    /// The held announcements' round.
+    pub(super) fn announce_held(&mut self) {
+        let held = self.announcements.take(tokio::time::Instant::now());
+        self.publish_releases(held);
+    }
+
+    /// Anything else goes out after the announcements held before it.
+    fn deliver_after_announcements(&mut self, ready: Vec<Release>) {
+        let mut releases = self.announcements.take(tokio::time::Instant::now());
+        releases.extend(ready);
+        self.publish_releases(releases);
+    }
+
+    /// Publishes in order, several events at once where they can go together:
+    /// an event that changes the room's memory (another node's) is applied
+    /// before what follows it goes out.
+    fn publish_releases(&mut self, releases: Vec<Release>) {
+        let mut together: Vec<Release> = Vec::new();
+        for release in releases {
+            let effect = release.effect.is_some();
+            together.push(release);
+            if effect {
+                self.publish_together(&mut together);
+            }
+        }
+        self.publish_together(&mut together);
+    }
+
+    fn publish_together(&mut self, together: &mut Vec<Release>) {
+        match together.as_slice() {
+            [] => return,
+            [one] => self.shared.publish(&self.room_id, &one.event, one.except_user.as_deref()),
+            all => {
+                let events: Vec<_> = all.iter().map(|r| (&r.event, r.except_user.as_deref())).collect();
+                self.shared.publish_all(&self.room_id, &events);
+            }
+        }
+        for release in together.drain(..) {
             if let Some(effect) = release.effect {
                 self.apply(effect);
             }

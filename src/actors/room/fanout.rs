@@ -36,7 +36,29 @@ impl RoomShared {
         let outcome = fan_out(&subscribers, event, except_user);
         metrics::counter!(crate::metrics::EVENTS_OUT, "event" => event.name()).increment(1);
         metrics::counter!(crate::metrics::DELIVERIES).increment(outcome.delivered);
-        for id in outcome.lagging {
+        self.drop_lagging(room_id, &mut subscribers, outcome.lagging);
+    }
+
+    /// Delivers several events at once, in order, each optionally skipping
+    /// one user's own sessions: every subscriber is handed all of its events
+    /// together (one write, or one wake-up of its connection, for the lot).
+    pub fn publish_all(&self, room_id: &str, events: &[(&SharedEvent, Option<&str>)]) {
+        let mut subscribers = self.subscribers();
+        let outcome = fan_out_all(&subscribers, events);
+        for (event, _) in events {
+            metrics::counter!(crate::metrics::EVENTS_OUT, "event" => event.name()).increment(1);
+        }
+        metrics::counter!(crate::metrics::DELIVERIES).increment(outcome.delivered);
+        self.drop_lagging(room_id, &mut subscribers, outcome.lagging);
+    }
+
+    fn drop_lagging(
+        &self,
+        room_id: &str,
+        subscribers: &mut HashMap<SessionId, SessionHandle>,
+        lagging: Vec<SessionId>,
+    ) {
+        for id in lagging {
             metrics::counter!(crate::metrics::LAGGING_DROPPED).increment(1);
             if let Some(session) = subscribers.remove(&id) {
                 tracing::warn!(room = %room_id, session = id, "session is not reading: disconnected");
@@ -89,6 +111,23 @@ pub fn fan_out(
     outcome
 }
 
+/// [`fan_out`] of several events: each subscriber gets, in order and in one
+/// hand-over, those not sent on behalf of its own user.
+pub fn fan_out_all(subscribers: &HashMap<SessionId, SessionHandle>, events: &[(&SharedEvent, Option<&str>)]) -> FanOut {
+    let mut outcome = FanOut { delivered: 0, lagging: Vec::new() };
+    let large = subscribers.len() > WRITTEN_BY_THE_PUBLISHER;
+    let mut unseen = Vec::with_capacity(events.len());
+    for (id, session) in subscribers {
+        let user = Some(session.user_id.as_str());
+        let mine = || events.iter().filter(|(_, except_user)| *except_user != user).map(|(event, _)| *event);
+        match session.deliver_all(mine(), large, &mut unseen) {
+            Ok(()) => outcome.delivered += mine().count() as u64,
+            Err(_) => outcome.lagging.push(*id),
+        }
+    }
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -103,6 +142,10 @@ mod tests {
     struct Counting {
         written_now: AtomicUsize,
         queued: AtomicUsize,
+        /// Hand-overs of several events at once, and the events in them.
+        together: AtomicUsize,
+        together_queued: AtomicUsize,
+        events_together: AtomicUsize,
     }
 
     impl Outbound for Counting {
@@ -114,8 +157,22 @@ mod tests {
             self.queued.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
+        fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+            self.together.fetch_add(1, Ordering::Relaxed);
+            self.events_together.fetch_add(events.len(), Ordering::Relaxed);
+            Ok(())
+        }
+        fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+            self.together_queued.fetch_add(1, Ordering::Relaxed);
+            self.events_together.fetch_add(events.len(), Ordering::Relaxed);
+            Ok(())
+        }
         fn close(&self, _: &'static str) {}
         fn go_away(&self) {}
+    }
+
+    fn count(counter: &AtomicUsize) -> usize {
+        counter.load(Ordering::Relaxed)
     }
 
     fn room(size: usize, counting: &Arc<Counting>) -> HashMap<SessionId, SessionHandle> {
@@ -131,5 +188,37 @@ mod tests {
         let large = Arc::new(Counting::default());
         assert_eq!(fan_out(&room(WRITTEN_BY_THE_PUBLISHER + 1, &large), &event, None).delivered, 257);
         assert_eq!((large.written_now.load(Ordering::Relaxed), large.queued.load(Ordering::Relaxed)), (0, 257));
+    }
+
+    #[test]
+    fn several_events_reach_each_member_in_one_hand_over_without_its_own() {
+        let first = Outgoing::new(ServerEvent::shutdown());
+        let second = Outgoing::new(ServerEvent::shutdown());
+        let counting = Arc::new(Counting::default());
+        // u1's own event is not sent to u1: it gets the other one alone.
+        let outcome = fan_out_all(&room(3, &counting), &[(&first, None), (&second, Some("u1"))]);
+        assert_eq!(outcome.delivered, 5);
+        assert_eq!(count(&counting.together), 2, "u0 and u2: both events at once");
+        assert_eq!(count(&counting.events_together), 4);
+        assert_eq!(count(&counting.written_now), 1, "u1: one event, as a single delivery");
+        let large = Arc::new(Counting::default());
+        let outcome = fan_out_all(&room(WRITTEN_BY_THE_PUBLISHER + 1, &large), &[(&first, None), (&second, None)]);
+        assert_eq!(outcome.delivered, 2 * 257);
+        assert_eq!(
+            (count(&large.together), count(&large.together_queued)),
+            (0, 257),
+            "a large room's connections write"
+        );
+    }
+
+    #[test]
+    fn a_member_forwards_a_deduplicated_event_once_even_in_a_round() {
+        let presence = Outgoing::deduplicated(ServerEvent::shutdown(), 7);
+        let again = Outgoing::deduplicated(ServerEvent::shutdown(), 7);
+        let counting = Arc::new(Counting::default());
+        let members = room(1, &counting);
+        let outcome = fan_out_all(&members, &[(&presence, None), (&again, None)]);
+        assert_eq!(outcome.delivered, 2, "handed over");
+        assert_eq!(count(&counting.written_now) + count(&counting.events_together), 1, "forwarded once");
     }
 }

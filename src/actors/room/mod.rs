@@ -10,8 +10,10 @@
 //! - [`members`], [`typing`]: what the room keeps in memory;
 //! - [`delivery`], [`sequencer`]: one order for the room's events, made here or
 //!   on another node, and the bridge to the other nodes;
-//! - [`fanout`]: its subscribed sessions and the delivery to them.
+//! - [`fanout`]: its subscribed sessions and the delivery to them;
+//!   [`announcements`]: presence in bursts goes out in rounds.
 
+pub mod announcements;
 pub mod changes;
 pub mod delivery;
 pub mod fanout;
@@ -28,10 +30,11 @@ use std::sync::atomic::Ordering;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
 
+use self::announcements::Announcements;
 use self::fanout::RoomShared;
 use self::members::Members;
 use self::sends::QueuedSend;
-use self::sequencer::{Effect, Order, Sequencer};
+use self::sequencer::{Effect, Order, Release, Sequencer};
 use self::typing::Typing;
 use super::link::ClusterLink;
 use super::outbound::{SessionHandle, SessionId};
@@ -146,6 +149,8 @@ pub enum RoomMsg {
     FillGap,
     /// Store the queued sends (the actor sends this to itself).
     Flush,
+    /// Publish the presence held for this round (the actor sends this to itself).
+    Announce,
     /// End typing that was not refreshed (the actor sends this to itself).
     SweepTyping,
     /// Operator-triggered failure (to exercise supervision).
@@ -176,6 +181,7 @@ impl RoomMsg {
             | Self::CatchUp
             | Self::FillGap
             | Self::Flush
+            | Self::Announce
             | Self::SweepTyping
             | Self::Fail => {}
         }
@@ -193,6 +199,7 @@ impl RoomMsg {
                 | Self::CatchUp
                 | Self::FillGap
                 | Self::Flush
+                | Self::Announce
                 | Self::SweepTyping
         )
     }
@@ -231,6 +238,8 @@ pub struct RoomState {
     listening: bool,
     gap_check_queued: bool,
     typing: Typing,
+    /// Presence held for its round.
+    announcements: Announcements,
     /// Sends received since the last flush. While one batch is being stored, the
     /// next accumulates here and is stored together: batches grow with the load.
     pending: VecDeque<QueuedSend>,
@@ -260,6 +269,7 @@ impl Actor for RoomActor {
             listening: false,
             gap_check_queued: false,
             typing: Typing::default(),
+            announcements: Announcements::default(),
             pending: VecDeque::new(),
             flush_queued: false,
             deleted: false,
@@ -352,9 +362,8 @@ impl RoomState {
                 self.deleted = outcome.is_ok();
                 reply.send(outcome);
             }
-            RoomMsg::Publish { event, except_user } => {
-                self.shared.publish(&self.room_id, &event, except_user.as_deref())
-            }
+            RoomMsg::Publish { event, except_user } => self.deliver(vec![Release { event, except_user, effect: None }]),
+            RoomMsg::Announce => self.announce_held(),
             RoomMsg::UserRenamed { user } => self.members.rename(&user),
             RoomMsg::Remote { order, event, except_user, effect } => {
                 self.receive_remote(order, event, except_user, effect)

@@ -110,6 +110,14 @@ impl Outbound for SocketOutbound {
         self.outbox.queue(frame).map_err(|_| Lagging)
     }
 
+    fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        self.outbox.push_all(socketio_frames(events)).map_err(|_| Lagging)
+    }
+
+    fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        self.outbox.queue_all(socketio_frames(events)).map_err(|_| Lagging)
+    }
+
     fn close(&self, reason: &'static str) {
         tracing::info!(transport = "socketio", reason, "disconnecting socket");
         self.outbox.close_after(reason, [disconnect_notice(reason), packet::DISCONNECT]);
@@ -120,6 +128,11 @@ impl Outbound for SocketOutbound {
     fn go_away(&self) {
         self.outbox.go_away(crate::realtime::ws::GOING_AWAY);
     }
+}
+
+/// The events' Socket.IO frames, without those Socket.IO clients do not receive.
+fn socketio_frames<'a>(events: &'a [&SharedEvent]) -> impl Iterator<Item = bytes::Bytes> + 'a {
+    events.iter().map(|event| event.socketio_frame()).filter(|frame| !frame.is_empty())
 }
 
 async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket, outbox: Outbox) {

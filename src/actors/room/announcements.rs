@@ -1,0 +1,118 @@
+//! Presence in a room (who came online, who joined) comes in bursts: after a
+//! deploy every client reconnects and rejoins at once, and a room of 1,000
+//! announces each of its members to all the others, ~1,000,000 frames. Each
+//! announcement goes out at once when none went out in the last
+//! [`ANNOUNCE_EVERY`]; within that time the next ones are held and go out
+//! together when it ends, each member receiving the lot in one write (or one
+//! wake-up of its connection) instead of one per announcement. Whatever else
+//! the room publishes goes out after the held announcements, so the room's
+//! order holds.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::sequencer::Release;
+use crate::protocol::SharedEvent;
+
+/// At most one round of announcements per room this often.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+
+#[derive(Default)]
+pub struct Announcements {
+    held: Vec<Release>,
+    /// When the last round went out.
+    last: Option<Instant>,
+}
+
+/// What becomes of an announcement offered.
+pub enum Offered {
+    /// Nothing went out lately: it goes now.
+    Now(Release),
+    /// Held; the round goes after this wait (the room asks itself for it).
+    HeldFirst(Duration),
+    /// Held with others already waiting for their round.
+    Held,
+}
+
+impl Announcements {
+    /// Whether the room holds this event as an announcement: presence.
+    pub fn takes(event: &SharedEvent) -> bool {
+        event.name() == "user_status"
+    }
+
+    pub fn offer(&mut self, release: Release, now: Instant) -> Offered {
+        if !self.held.is_empty() {
+            self.held.push(release);
+            return Offered::Held;
+        }
+        match self.last.map(|last| last + ANNOUNCE_EVERY) {
+            Some(next) if next > now => {
+                self.held.push(release);
+                Offered::HeldFirst(next - now)
+            }
+            _ => {
+                self.last = Some(now);
+                Offered::Now(release)
+            }
+        }
+    }
+
+    /// The held announcements, in order, to go out now.
+    pub fn take(&mut self, now: Instant) -> Vec<Release> {
+        if !self.held.is_empty() {
+            self.last = Some(now);
+        }
+        std::mem::take(&mut self.held)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::server::UserStatus;
+    use crate::protocol::{Outgoing, ServerEvent};
+
+    fn joined(user: &str) -> Release {
+        let event = Outgoing::new(ServerEvent::UserStatus(UserStatus::joined(user, "r1")));
+        Release { event, except_user: None, effect: None }
+    }
+
+    fn user_of(release: &Release) -> String {
+        let text = String::from_utf8_lossy(&release.event.ws_frame()).to_string();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["data"]["userId"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_lone_announcement_goes_at_once_and_a_burst_goes_in_rounds() {
+        let mut announcements = Announcements::default();
+        let start = Instant::now();
+        assert!(matches!(announcements.offer(joined("a"), start), Offered::Now(_)));
+        // Within the interval: held, the first asking for the round.
+        let wait = match announcements.offer(joined("b"), start + Duration::from_millis(3)) {
+            Offered::HeldFirst(wait) => wait,
+            _ => panic!("held"),
+        };
+        assert_eq!(wait, Duration::from_millis(7));
+        assert!(matches!(announcements.offer(joined("c"), start + Duration::from_millis(4)), Offered::Held));
+        let round = announcements.take(start + Duration::from_millis(10));
+        assert_eq!(round.iter().map(user_of).collect::<Vec<_>>(), ["b", "c"]);
+        assert!(announcements.is_empty());
+        // The round counts as the last: the next waits its turn again.
+        assert!(matches!(announcements.offer(joined("d"), start + Duration::from_millis(12)), Offered::HeldFirst(_)));
+        // Long after, one goes at once again.
+        announcements.take(start + Duration::from_millis(20));
+        assert!(matches!(announcements.offer(joined("e"), start + Duration::from_millis(40)), Offered::Now(_)));
+    }
+
+    #[test]
+    fn only_presence_is_held() {
+        assert!(Announcements::takes(&joined("a").event));
+        assert!(!Announcements::takes(&Outgoing::new(ServerEvent::shutdown())));
+    }
+}
