@@ -51,7 +51,10 @@ pub struct SessionHandle {
     recent_keys: Arc<Mutex<VecDeque<u64>>>,
 }
 
-const RECENT_KEYS: usize = 32;
+/// Keys a session remembers: the same announcement reaches it through each
+/// room it shares with the user, each room's round at its own time; a few
+/// rounds' worth (see `room::announcements::MAX_ROUND`).
+const RECENT_KEYS: usize = 128;
 
 impl SessionHandle {
     pub fn new(id: SessionId, user_id: String, outbound: Arc<dyn Outbound>) -> Self {

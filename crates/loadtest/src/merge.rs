@@ -55,11 +55,13 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         if let Some(p) = &part.joining {
             let j = merged.joining.get_or_insert(report::Joining {
                 joined_secs: 0.0,
+                gave_up: false,
                 settle_secs: 0.0,
                 events: 0,
                 server_cpu_secs: None,
             });
             j.joined_secs = j.joined_secs.max(p.joined_secs);
+            j.gave_up |= p.gave_up;
             j.settle_secs = j.settle_secs.max(p.settle_secs);
             j.events += p.events;
             // One server seen from each process: the longest view of it.

@@ -45,8 +45,13 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Joining {
-    /// Seconds from the start until every session had joined its rooms (or failed).
+    /// Seconds from the start until every session had joined its rooms (or
+    /// failed), or until the wait gave up.
     pub joined_secs: f64,
+    /// Some sessions had neither joined nor failed when the wait gave up
+    /// (ramp-up + 60 s): sending began without them.
+    #[serde(default)]
+    pub gave_up: bool,
     /// Seconds then spent until the join announcements stopped arriving.
     pub settle_secs: f64,
     /// Events received before sending began: the join announcements.
@@ -232,7 +237,8 @@ impl Report {
                 "{:.1} s, then {:.1} s for {} announcements{cpu}",
                 joining.joined_secs, joining.settle_secs, joining.events
             );
-            row(&mut out, "all joined; settled", value);
+            let label = if joining.gave_up { "gave up waiting for joins; settled" } else { "all joined; settled" };
+            row(&mut out, label, value);
         }
         row(&mut out, "joins failed, dropped", format!("{}, {}", c.join_failed, c.dropped));
         row(&mut out, "messages sent / acked", format!("{} / {}", m.sent, m.acked));

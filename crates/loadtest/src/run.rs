@@ -183,6 +183,8 @@ struct Window {
     rss_connected: Option<u64>,
     /// Seconds from the start until every session had joined (or failed).
     joined_secs: f64,
+    /// Some sessions were still connecting or joining when the wait gave up.
+    joins_gave_up: bool,
     /// Seconds then spent waiting for the join announcements.
     settle_secs: f64,
     /// Events received before the sending phase (the join announcements).
@@ -204,8 +206,9 @@ async fn phases(ctx: &RunContext, phase: &watch::Sender<Phase>, window: &mut Win
     let c = &ctx.counters;
     let everyone = scenario.users as u64;
     let ramp = Duration::from_secs_f64(scenario.ramp_up_secs) + Duration::from_secs(60);
-    wait_until(ramp, || Counters::get(&c.ready) + Counters::get(&c.connect_failed) >= everyone).await;
+    let all_in = wait_until(ramp, || Counters::get(&c.ready) + Counters::get(&c.connect_failed) >= everyone).await;
     window.joined_secs = ctx.epoch.elapsed().as_secs_f64();
+    window.joins_gave_up = !all_in;
     window.rss_connected = scenario.server_pid.and_then(report::rss_bytes);
     if !scenario.idle {
         let _ = phase.send(Phase::Settling);
@@ -263,11 +266,16 @@ async fn settle(events: &std::sync::atomic::AtomicU64, limit: Duration) {
     }
 }
 
-async fn wait_until(limit: Duration, done: impl Fn() -> bool) {
+/// Waits until `done` (true) or `limit` passed (false).
+async fn wait_until(limit: Duration, done: impl Fn() -> bool) -> bool {
     let give_up = tokio::time::Instant::now() + limit;
-    while !done() && tokio::time::Instant::now() < give_up {
+    while !done() {
+        if tokio::time::Instant::now() >= give_up {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    true
 }
 
 async fn collect(sessions: &mut JoinSet<SessionOutcome>) -> Vec<SessionOutcome> {
@@ -341,6 +349,7 @@ fn build_report(
         }),
         joining: Some(Joining {
             joined_secs: window.joined_secs,
+            gave_up: window.joins_gave_up,
             settle_secs: window.settle_secs,
             events: window.events_before_sending,
             server_cpu_secs: window.joining_cpu_secs,

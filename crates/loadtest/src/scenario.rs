@@ -45,9 +45,10 @@ pub struct Scenario {
     /// Seconds over which the connections are opened, evenly spaced.
     pub ramp_up_secs: f64,
     /// Once everyone has joined, sending waits (at most this many seconds) until
-    /// no event has arrived for a moment: the join announcements (a room of
-    /// 1,000 joining is ~500,000 presence frames) are delivered before the
-    /// measured window opens. 0 sends at once.
+    /// no event has arrived for 250 ms: the join announcements (a room of 1,000
+    /// joining is ~1,000,000 presence frames, `joined` and `online`) are
+    /// delivered before the measured window opens. A server that stalls that
+    /// long mid-storm opens it early. 0 sends at once.
     pub settle_secs: f64,
     /// Seconds to wait after the last send for acks and deliveries still on their way.
     pub drain_secs: f64,

@@ -1,12 +1,14 @@
 //! Presence in a room (who came online, who joined) comes in bursts: after a
 //! deploy every client reconnects and rejoins at once, and a room of 1,000
-//! announces each of its members to all the others, ~1,000,000 frames. Each
-//! announcement goes out at once when none went out in the last
-//! [`ANNOUNCE_EVERY`]; within that time the next ones are held and go out
-//! together when it ends, each member receiving the lot in one write (or one
-//! wake-up of its connection) instead of one per announcement. Whatever else
-//! the room publishes goes out after the held announcements, so the room's
-//! order holds.
+//! tells each member of every other one's join (~500,000 frames) and as many
+//! times that they came online. Each announcement goes out at once when none
+//! went out in the last [`ANNOUNCE_EVERY`]; within that time the next ones are
+//! held and go out together when it ends (or when [`MAX_ROUND`] are held), each
+//! member receiving the round in one `writev`, or one wake-up of its
+//! connection, instead of one per announcement. Whatever else the room
+//! publishes goes out after the held announcements, so the room's order holds.
+//! Held presence is advisory: a room that fails before its round loses it, as
+//! it loses the other events its sequencer holds.
 
 use std::time::Duration;
 
@@ -17,6 +19,11 @@ use crate::protocol::SharedEvent;
 
 /// At most one round of announcements per room this often.
 pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+/// A round goes out once this many are held, without waiting for its time:
+/// under a storm the room's request to itself waits behind the joins in its
+/// mailbox, and a round far larger than this would fill members' outbound
+/// queues (and outrun the sessions' memory of presence already forwarded).
+pub const MAX_ROUND: usize = 32;
 
 #[derive(Default)]
 pub struct Announcements {
@@ -33,6 +40,8 @@ pub enum Offered {
     HeldFirst(Duration),
     /// Held with others already waiting for their round.
     Held,
+    /// Held, and the round is full: it goes now.
+    RoundFull,
 }
 
 impl Announcements {
@@ -44,7 +53,7 @@ impl Announcements {
     pub fn offer(&mut self, release: Release, now: Instant) -> Offered {
         if !self.held.is_empty() {
             self.held.push(release);
-            return Offered::Held;
+            return if self.held.len() >= MAX_ROUND { Offered::RoundFull } else { Offered::Held };
         }
         match self.last.map(|last| last + ANNOUNCE_EVERY) {
             Some(next) if next > now => {
@@ -108,6 +117,19 @@ mod tests {
         // Long after, one goes at once again.
         announcements.take(start + Duration::from_millis(20));
         assert!(matches!(announcements.offer(joined("e"), start + Duration::from_millis(40)), Offered::Now(_)));
+    }
+
+    #[test]
+    fn a_full_round_goes_without_waiting_for_its_time() {
+        let mut announcements = Announcements::default();
+        let start = Instant::now();
+        assert!(matches!(announcements.offer(joined("first"), start), Offered::Now(_)));
+        assert!(matches!(announcements.offer(joined("0"), start), Offered::HeldFirst(_)));
+        for n in 1..MAX_ROUND - 1 {
+            assert!(matches!(announcements.offer(joined(&n.to_string()), start), Offered::Held));
+        }
+        assert!(matches!(announcements.offer(joined("last"), start), Offered::RoundFull));
+        assert_eq!(announcements.take(start).len(), MAX_ROUND);
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl RoomState {
                 self.myself.send_after(wait, || RoomMsg::Announce);
             }
             Offered::Held => {}
+            Offered::RoundFull => self.announce_held(),
         }
     }
 
