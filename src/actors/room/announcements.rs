@@ -74,10 +74,6 @@ impl Announcements {
         }
         std::mem::take(&mut self.held)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -111,7 +107,7 @@ mod tests {
         assert!(matches!(announcements.offer(joined("c"), start + Duration::from_millis(4)), Offered::Held));
         let round = announcements.take(start + Duration::from_millis(10));
         assert_eq!(round.iter().map(user_of).collect::<Vec<_>>(), ["b", "c"]);
-        assert!(announcements.is_empty());
+        assert!(announcements.take(start + Duration::from_millis(10)).is_empty(), "nothing held after the round");
         // The round counts as the last: the next waits its turn again.
         assert!(matches!(announcements.offer(joined("d"), start + Duration::from_millis(12)), Offered::HeldFirst(_)));
         // Long after, one goes at once again.

@@ -72,11 +72,13 @@ impl RoomState {
     }
 
     /// Events ready to go, in order; presence alone may be held for its round.
-    pub(super) fn deliver(&mut self, ready: Vec<Release>) {
-        match <[Release; 1]>::try_from(ready) {
-            Ok([one]) if one.effect.is_none() && Announcements::takes(&one.event) => self.announce(one),
-            Ok([one]) => self.deliver_after_announcements(vec![one]),
-            Err(ready) => self.deliver_after_announcements(ready),
+    pub(super) fn deliver(&mut self, mut ready: Vec<Release>) {
+        let presence_alone =
+            matches!(ready.as_slice(), [one] if one.effect.is_none() && Announcements::takes(&one.event));
+        if presence_alone && let Some(one) = ready.pop() {
+            self.announce(one);
+        } else if !ready.is_empty() {
+            self.deliver_after_announcements(ready);
         }
     }
 

@@ -36,7 +36,7 @@ impl RoomShared {
         let outcome = fan_out(&subscribers, event, except_user);
         metrics::counter!(crate::metrics::EVENTS_OUT, "event" => event.name()).increment(1);
         metrics::counter!(crate::metrics::DELIVERIES).increment(outcome.delivered);
-        self.drop_lagging(room_id, &mut subscribers, outcome.lagging);
+        drop_lagging(room_id, &mut subscribers, outcome.lagging);
     }
 
     /// Delivers several events at once, in order, each optionally skipping
@@ -49,22 +49,7 @@ impl RoomShared {
             metrics::counter!(crate::metrics::EVENTS_OUT, "event" => event.name()).increment(1);
         }
         metrics::counter!(crate::metrics::DELIVERIES).increment(outcome.delivered);
-        self.drop_lagging(room_id, &mut subscribers, outcome.lagging);
-    }
-
-    fn drop_lagging(
-        &self,
-        room_id: &str,
-        subscribers: &mut HashMap<SessionId, SessionHandle>,
-        lagging: Vec<SessionId>,
-    ) {
-        for id in lagging {
-            metrics::counter!(crate::metrics::LAGGING_DROPPED).increment(1);
-            if let Some(session) = subscribers.remove(&id) {
-                tracing::warn!(room = %room_id, session = id, "session is not reading: disconnected");
-                session.close("lagging");
-            }
-        }
+        drop_lagging(room_id, &mut subscribers, outcome.lagging);
     }
 
     /// Stops delivering to a user's sessions (removed from the room).
@@ -81,6 +66,17 @@ impl RoomShared {
 /// syscalls, and a join storm's million presence frames seconds, while its
 /// mailbox waits.
 pub const WRITTEN_BY_THE_PUBLISHER: usize = 256;
+
+/// Sessions whose queue was full stop receiving the room and are disconnected.
+fn drop_lagging(room_id: &str, subscribers: &mut HashMap<SessionId, SessionHandle>, lagging: Vec<SessionId>) {
+    for id in lagging {
+        metrics::counter!(crate::metrics::LAGGING_DROPPED).increment(1);
+        if let Some(session) = subscribers.remove(&id) {
+            tracing::warn!(room = %room_id, session = id, "session is not reading: disconnected");
+            session.close("lagging");
+        }
+    }
+}
 
 /// What one fan-out did.
 pub struct FanOut {
