@@ -108,16 +108,19 @@ impl Outbox {
         self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The state, unless the connection is closing or its peer is gone.
+    fn accepting(&self) -> Option<MutexGuard<'_, State>> {
+        let state = self.state();
+        (!state.writer_gone && state.closed.is_none() && !state.failed).then_some(state)
+    }
+
     /// Sends `payload` as a text frame: written now when nothing waits ahead
     /// of it, else queued; [`Full`] when the client is not reading. Once the
     /// connection is closing, frames are dropped. The payload is text without
     /// a check: serde_json's output or ASCII we build, UTF-8 by construction.
     pub fn push(&self, payload: Bytes) -> Result<(), Full> {
-        let mut state = self.state();
         // Closing, or the peer gone: nothing more goes out.
-        if state.writer_gone || state.closed.is_some() || state.failed {
-            return Ok(());
-        }
+        let Some(mut state) = self.accepting() else { return Ok(()) };
         if state.frames.is_empty() {
             match state.write_through(&self.shared.stream, Frame::text(payload)) {
                 // The common case: the kernel took it all, nobody to wake.
@@ -138,10 +141,8 @@ impl Outbox {
     /// (with whatever else is queued, in one `writev`), waking it when the
     /// queue was empty; [`Full`] when the client is not reading.
     pub fn queue(&self, payload: Bytes) -> Result<(), Full> {
-        let mut state = self.state();
-        if state.writer_gone || state.closed.is_some() || state.failed {
-            return Ok(());
-        }
+        // Closing, or the peer gone: nothing more goes out.
+        let Some(mut state) = self.accepting() else { return Ok(()) };
         state.enqueue(payload)?;
         if state.frames.len() == 1 {
             wake(state);
@@ -154,10 +155,8 @@ impl Outbox {
     /// kernel does not take is left to the connection's task. [`Full`] when
     /// they do not all fit behind what is queued (the client is not reading).
     pub fn push_all(&self, payloads: impl IntoIterator<Item = Bytes>) -> Result<(), Full> {
-        let mut state = self.state();
-        if state.writer_gone || state.closed.is_some() || state.failed {
-            return Ok(());
-        }
+        // Closing, or the peer gone: nothing more goes out.
+        let Some(mut state) = self.accepting() else { return Ok(()) };
         let nothing_ahead = state.frames.is_empty();
         let queued = state.enqueue_all(payloads);
         if nothing_ahead {
@@ -177,10 +176,8 @@ impl Outbox {
     /// Queues several text frames for the connection's task, in order, waking
     /// it once; [`Full`] when they do not all fit.
     pub fn queue_all(&self, payloads: impl IntoIterator<Item = Bytes>) -> Result<(), Full> {
-        let mut state = self.state();
-        if state.writer_gone || state.closed.is_some() || state.failed {
-            return Ok(());
-        }
+        // Closing, or the peer gone: nothing more goes out.
+        let Some(mut state) = self.accepting() else { return Ok(()) };
         let nothing_ahead = state.frames.is_empty();
         let queued = state.enqueue_all(payloads);
         if nothing_ahead && !state.frames.is_empty() {
