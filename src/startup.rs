@@ -212,60 +212,74 @@ impl Application {
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(state.settings.server.header_read_timeout_secs));
-        let mut signal = std::pin::pin!(termination_signal());
+        let serve_connection = |stream: tokio::net::TcpStream, peer: SocketAddr| {
+            let _ = stream.set_nodelay(true);
+            // The peer is known per connection; warp's own `addr::remote()`
+            // is empty when warp runs as a tower service.
+            let per_request =
+                TowerToHyperService::new(front.clone().map_request(move |mut request: http::Request<Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    request
+                }));
+            let connection = builder.serve_connection(TokioIo::new(stream), per_request).with_upgrades();
+            let mut draining = draining.clone();
+            tokio::spawn(async move {
+                tokio::pin!(connection);
+                let ended = tokio::select! {
+                    ended = connection.as_mut() => ended,
+                    _ = draining.changed() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(error) = ended {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                }
+            });
+        };
+        let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
+        // Once told to stop: every session's notice, then the Socket.IO
+        // transports close. Connections are still accepted meanwhile: a
+        // long-polling client (socket.io-client in Node opens a connection per
+        // poll) takes its notice with its next request, and new sessions are
+        // refused with 503 rather than a refused connection.
+        let notices = {
+            let state = state.clone();
+            async move {
+                tokio::select! {
+                    _ = termination_signal() => {}
+                    _ = shutdown.changed() => {}
+                }
+                tracing::info!("shutting down: telling clients; no new sessions");
+                if tokio::time::timeout(grace, state.sessions.announce_shutdown()).await.is_err() {
+                    tracing::warn!("some sessions did not hand over their shutdown notice within the grace period");
+                }
+                // A poll answered just before the notice needs a moment to come back.
+                tokio::time::sleep(POLL_RETURN).await;
+                // Closes socketioxide's transports (engine.io's close, no
+                // Socket.IO DISCONNECT: clients reconnect). A writer stuck on a
+                // client that stopped reading would hold it forever: bounded.
+                if tokio::time::timeout(grace, io.close()).await.is_err() {
+                    tracing::warn!("some Socket.IO transports did not close within the grace period");
+                }
+            }
+        };
+        let mut notices = std::pin::pin!(notices);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Out of file descriptors and the like: back off, keep serving.
-                            tracing::warn!(%error, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    // The peer is known per connection; warp's own `addr::remote()`
-                    // is empty when warp runs as a tower service.
-                    let per_request = TowerToHyperService::new(front.clone().map_request(
-                        move |mut request: http::Request<Incoming>| {
-                            request.extensions_mut().insert(PeerAddr(peer));
-                            request
-                        },
-                    ));
-                    let connection = builder.serve_connection(TokioIo::new(stream), per_request).with_upgrades();
-                    let mut draining = draining.clone();
-                    tokio::spawn(async move {
-                        tokio::pin!(connection);
-                        let ended = tokio::select! {
-                            ended = connection.as_mut() => ended,
-                            _ = draining.changed() => {
-                                connection.as_mut().graceful_shutdown();
-                                connection.await
-                            }
-                        };
-                        if let Err(error) = ended {
-                            tracing::debug!(%error, %peer, "connection ended with an error");
-                        }
-                    });
-                }
-                _ = &mut signal => break,
-                _ = shutdown.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => serve_connection(stream, peer),
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut notices => break,
             }
         }
         drop(listener);
-        tracing::info!("shutting down: no new connections; telling clients; waiting for in-flight requests");
-        state.sessions.announce_shutdown();
-        // Let the notices reach the clients before their connections close.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
-        // Closes socketioxide's transports (engine.io's close, no Socket.IO
-        // DISCONNECT: clients reconnect). A writer stuck on a client that stopped
-        // reading would hold it forever: bounded by the grace.
-        if tokio::time::timeout(grace, io.close()).await.is_err() {
-            tracing::warn!("some Socket.IO transports did not close within the grace period");
-        }
+        tracing::info!("shutting down: no new connections; waiting for in-flight requests");
         // Sessions whose transport closed under them were not told: they leave
         // their rooms and end their presence now.
         state.sessions.stop_all();
@@ -282,6 +296,11 @@ impl Application {
         Ok(())
     }
 }
+
+/// Between the shutdown notices and the closing of the Socket.IO transports: a
+/// long-polling client whose poll was answered just before its notice went
+/// into the buffer needs this long to come back for it.
+const POLL_RETURN: Duration = Duration::from_millis(200);
 
 /// Raises the soft open-files limit as far as the hard one allows: every
 /// connection is a file (the server's and the load generator's alike). Returns

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outbound::SessionId;
-use super::session_inbox::{SessionInbox, SessionMsg};
+use super::session_inbox::{NoticeReceipt, SessionInbox, SessionMsg};
 use crate::auth::{Revocation, RevocationSink};
 use crate::error::Error;
 
@@ -40,6 +40,9 @@ struct State {
     users: HashMap<String, UserSessions>,
     /// Token expiry of every live session, earliest first.
     expiries: BTreeMap<(Instant, SessionId), String>,
+    /// Set once the server is shutting down: the receipts of notices still
+    /// being handed out (weak: the wait ends when the sessions let theirs go).
+    closing: Option<tokio::sync::mpsc::WeakSender<()>>,
 }
 
 struct UserSessions {
@@ -61,6 +64,10 @@ pub fn revoked_error() -> Error {
     Error::InvalidToken("Token has been revoked")
 }
 
+pub fn shutting_down_error() -> Error {
+    Error::Unavailable("the server is shutting down; connect again to reach another node".into())
+}
+
 pub fn expired_error() -> Error {
     Error::InvalidToken("Token has expired")
 }
@@ -76,11 +83,20 @@ impl SessionRegistry {
 
     /// Whether `user_id` may open one more session (checked before it starts).
     pub fn admit_session(&self, user_id: &str) -> Result<(), Error> {
-        let open = self.state().users.get(user_id).map_or(0, |user| user.sessions.len());
+        let state = self.state();
+        if state.closing.is_some() {
+            return Err(shutting_down_error());
+        }
+        let open = state.users.get(user_id).map_or(0, |user| user.sessions.len());
         if open >= self.0.allowance.max_sessions {
             return Err(Error::TooManySessions(self.0.allowance.max_sessions));
         }
         Ok(())
+    }
+
+    /// Whether the server is shutting down (see [`Self::announce_shutdown`]).
+    pub fn closing(&self) -> bool {
+        self.state().closing.is_some()
     }
 
     /// Records a started session; it ends when `expires_in` has passed.
@@ -88,6 +104,11 @@ impl SessionRegistry {
         let now = Instant::now();
         let expires = now + expires_in;
         let mut state = self.state();
+        // Admitted before the shutdown began, started after its notices went
+        // out: told now, its receipt awaited with the others while they last.
+        if let Some(closing) = &state.closing {
+            inbox.cast(SessionMsg::Shutdown(NoticeReceipt::new(closing.upgrade())));
+        }
         state.expiries.insert((expires, id), user_id.to_string());
         let user = state.users.entry(user_id.to_string()).or_insert_with(|| UserSessions {
             sessions: Vec::new(),
@@ -187,9 +208,21 @@ impl SessionRegistry {
     }
 
     /// Tells every live session on this node the same thing (shutdown).
-    pub fn tell_all(&self, message: impl Fn() -> SessionMsg) {
-        for live in self.state().users.values().flat_map(|user| user.sessions.iter()) {
-            live.inbox.cast(message());
+    /// Tells every session on this node that the server is going away, and
+    /// refuses new ones from now on. The future ends once every session has
+    /// handed its notice to its transport.
+    pub fn announce_shutdown(&self) -> impl Future<Output = ()> + use<> {
+        let (receipts, mut all_let_go) = tokio::sync::mpsc::channel::<()>(1);
+        let mut state = self.state();
+        state.closing = Some(receipts.downgrade());
+        for live in state.users.values().flat_map(|user| user.sessions.iter()) {
+            live.inbox.cast(SessionMsg::Shutdown(NoticeReceipt::new(Some(receipts.clone()))));
+        }
+        drop(state);
+        drop(receipts);
+        async move {
+            // Nothing is ever sent: `None` once the last receipt is dropped.
+            let _ = all_let_go.recv().await;
         }
     }
 
@@ -337,5 +370,46 @@ mod tests {
         assert!(registry.admit_event("alice").is_err(), "a new connection does not refill it");
         tokio::time::sleep(BUDGET_WINDOW).await;
         registry.admit_event("alice").unwrap();
+    }
+
+    /// A session's shutdown notice, once it is told one.
+    fn shutdown_told(mailbox: &mut Mailbox) -> Option<NoticeReceipt> {
+        loop {
+            match mailbox.next().now_or_never() {
+                Some(Some(SessionMsg::Shutdown(receipt))) => return Some(receipt),
+                Some(Some(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_tells_every_session_refuses_new_ones_and_ends_once_every_notice_is_handed_over() {
+        let registry = registry();
+        let (phone, mut phone_mail) = probe().await;
+        let (desk, mut desk_mail) = probe().await;
+        registry.register("alice", 1, "a", DAY, phone);
+        registry.register("bob", 2, "b", DAY, desk);
+        registry.admit_session("carol").unwrap();
+
+        let mut handed_over = Box::pin(registry.announce_shutdown());
+        assert_eq!(
+            registry.admit_session("carol").unwrap_err().to_string(),
+            shutting_down_error().to_string(),
+            "no new sessions once the shutdown began"
+        );
+        let phone_receipt = shutdown_told(&mut phone_mail.0).expect("alice's session is told");
+        let desk_receipt = shutdown_told(&mut desk_mail.0).expect("bob's session is told");
+        // Admitted before, started after the notices went out: told too.
+        let (late, mut late_mail) = probe().await;
+        registry.register("carol", 3, "c", DAY, late);
+        let late_receipt = shutdown_told(&mut late_mail.0).expect("a session started late is told");
+
+        assert!((&mut handed_over).now_or_never().is_none(), "three notices still held");
+        drop(phone_receipt);
+        drop(late_receipt);
+        assert!((&mut handed_over).now_or_never().is_none(), "bob's notice still held");
+        drop(desk_receipt);
+        assert!(handed_over.now_or_never().is_some(), "every notice handed over");
     }
 }

@@ -29,8 +29,22 @@ pub enum SessionMsg {
     /// The login was revoked or the token expired: tell the client why, refuse
     /// whatever it sent meanwhile, and close.
     End { error: Error, reason: &'static str },
-    /// The server is going away: tell the client to reconnect elsewhere, then close.
-    Shutdown,
+    /// The server is going away: tell the client to reconnect elsewhere, then
+    /// close. The receipt is let go once the notice is with the transport.
+    Shutdown(NoticeReceipt),
+}
+
+/// Held by a session until its shutdown notice is with its transport: the
+/// server closes the transports once every receipt is let go (or its grace is
+/// over), so that no notice is cut off (see `SessionRegistry::announce_shutdown`).
+pub struct NoticeReceipt {
+    _held: Option<tokio::sync::mpsc::Sender<()>>,
+}
+
+impl NoticeReceipt {
+    pub fn new(held: Option<tokio::sync::mpsc::Sender<()>>) -> Self {
+        Self { _held: held }
+    }
 }
 
 impl SessionMsg {
@@ -229,11 +243,11 @@ mod tests {
         for _ in 0..MAX_QUEUED {
             assert!(inbox.try_send(leave(), None).is_ok());
         }
-        inbox.cast(SessionMsg::Shutdown);
+        inbox.cast(SessionMsg::Shutdown(NoticeReceipt::new(None)));
         for _ in 0..MAX_QUEUED {
             mailbox.next().await.unwrap();
         }
-        assert!(matches!(mailbox.next().await, Some(SessionMsg::Shutdown)));
+        assert!(matches!(mailbox.next().await, Some(SessionMsg::Shutdown(_))));
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use ractor::ActorRef;
 
 use super::outbound::{Outbound, SessionHandle, SessionId};
 use super::registry::SessionRegistry;
-use super::session::{self, SessionArgs, SessionInbox, SessionMsg, SessionServices};
+use super::session::{self, SessionArgs, SessionInbox, SessionServices};
 use super::supervisor::TreeMsg;
 use crate::auth::AuthUser;
 use crate::error::Error;
@@ -52,9 +52,15 @@ impl Sessions {
     }
 
     /// Tells every connected client the server is going away (they reconnect to
-    /// another node and recover with offsets/sync).
-    pub fn announce_shutdown(&self) {
-        self.0.services.registry.tell_all(|| SessionMsg::Shutdown);
+    /// another node and recover with offsets/sync). New sessions are refused
+    /// from now on. The future ends once every notice is with its transport.
+    pub fn announce_shutdown(&self) -> impl Future<Output = ()> + use<> {
+        self.0.services.registry.announce_shutdown()
+    }
+
+    /// Whether the shutdown has begun (new sessions are refused).
+    pub fn shutting_down(&self) -> bool {
+        self.0.services.registry.closing()
     }
 
     /// Stops every session still open (after the transports were closed).

@@ -186,7 +186,8 @@ fn error_response(error: &Error) -> Response<AnyBody> {
 /// New realtime connections are counted per client address before anything
 /// else is spent on them: a Socket.IO handshake (no `sid` yet) allocates an
 /// engine.io session that lives until it authenticates or times out, and a `/ws`
-/// upgrade costs a token check. Requests of an open session pass.
+/// upgrade costs a token check. Requests of an open session pass. None are
+/// opened once the server is shutting down.
 async fn admit_new_connection<B>(state: &AppState, request: &Request<B>) -> Result<(), Error> {
     let path = request.uri().path();
     let query = request.uri().query().unwrap_or_default();
@@ -194,6 +195,11 @@ async fn admit_new_connection<B>(state: &AppState, request: &Request<B>) -> Resu
         || path == crate::realtime::ws::PATH;
     if !opens_session {
         return Ok(());
+    }
+    // A 503 at the handshake, so clients keep trying (another node, or this
+    // one's successor); a Socket.IO CONNECT refused later would stop them.
+    if state.sessions.shutting_down() {
+        return Err(crate::actors::registry::shutting_down_error());
     }
     let peer = request.extensions().get::<PeerAddr>().map(|p| p.0.ip());
     let forwarded = state

@@ -421,6 +421,23 @@ async fn shutdown_tells_connected_clients_to_reconnect() {
     assert_eq!(closed["code"], 1001, "{closed}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_shutdown_notices_go_out_connections_are_accepted_and_new_sessions_refused_with_503() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
+    let alice = app.register("alice").await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    app.stop();
+    a.event("server_shutdown").await;
+    // The listener is still open for a moment after the notices (a polling
+    // client comes back for its notice on a new connection); a new session
+    // gets a clear refusal, not a refused connection; on Socket.IO at the
+    // handshake, so that socket.io-client keeps trying (elsewhere).
+    assert_eq!(WsClient::refused(&app, &format!("?token={}", alice.token)).await, 503);
+    let handshake = app.get("/socket.io/?EIO=4&transport=polling", None).await;
+    handshake.assert_error(StatusCode::SERVICE_UNAVAILABLE, "UNEXPECTED_ERROR");
+    assert_eq!(handshake.message(), "Service temporarily unavailable");
+}
+
 /// Tiny outbound queues, and limits out of the way of a flood.
 fn slow_readers_dropped_fast(s: &mut rtchat::config::Settings) {
     s.limits.messages_max = 100_000;

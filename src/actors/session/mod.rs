@@ -153,9 +153,10 @@ impl SessionState {
                     self.handle.close(reason);
                 }
             }
-            SessionMsg::Shutdown => {
+            SessionMsg::Shutdown(receipt) => {
                 let _ = self.handle.deliver(&Outgoing::new(ServerEvent::shutdown()));
                 self.handle.go_away();
+                drop(receipt);
             }
             SessionMsg::Recover { offsets } => {
                 for (room_id, after_seq) in offsets {
