@@ -82,6 +82,38 @@ async fn prepared_in_the_database_then_run_clean_over_every_transport(backend: B
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_client_msg_ids_every_send_carries_one_and_two_runs_never_repeat_each_other() {
+    let app = spawn!(Backend { db: Db::Sqlite, redis: false }, roomy);
+    let fixture = rtchat::loadtest_fixture::provision(&app.settings, 12, 3, 4).await.expect("provisioned");
+    let path = fixture_file(&fixture);
+    let mut total = 0;
+    for _ in 0..2 {
+        let scenario = Scenario { client_msg_ids: true, ..scenario(&app, Transport::Ws, path.clone()) };
+        let report = rtchat_loadtest::run(scenario, false).await.expect("run");
+        // A repeated key would be answered with the earlier message: not
+        // delivered again, so the run would not be clean.
+        assert!(report.is_clean(), "{}", report.table());
+        assert!(report.messages.acked > 0, "{}", report.table());
+        total += report.messages.acked;
+        // Runs 1 ms apart at least: their keys differ.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut stored = 0;
+    for room in &fixture.rooms {
+        let reader = &fixture.users[room.members[0]];
+        let page = app.get(&format!("/api/v1/rooms/{}/messages?limit=100", room.id), Some(&reader.token)).await;
+        let messages = page.data()["messages"].as_array().cloned().unwrap_or_default();
+        assert!(
+            messages.iter().all(|m| m["clientMsgId"].as_str().is_some_and(|id| id.starts_with("lt-"))),
+            "{messages:?}"
+        );
+        stored += page.data()["pagination"]["total"].as_u64().unwrap_or_default();
+    }
+    assert_eq!(stored, total, "every acknowledged send stored once");
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixture_made_through_rest_is_cached_and_idle_sessions_are_measured() {
     let app = spawn!(Backend { db: Db::Sqlite, redis: false }, roomy);
     let dir = std::env::temp_dir().join("rtchat-tests");

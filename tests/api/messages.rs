@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, User};
+use crate::helpers::{Backend, OPERATOR_TOKEN, TestApp, User};
 use crate::{backend_matrix, spawn};
 
 backend_matrix!(
@@ -137,6 +137,22 @@ async fn client_msg_id_makes_a_send_idempotent(backend: Backend) {
     assert_eq!(ids.len(), 1);
     let history = app.get(&messages_path(&room_id), Some(&alice.token)).await;
     assert_eq!(history.data()["pagination"]["total"], 3);
+
+    // A restarted room remembers no earlier send: the retry is refused by the
+    // database's unique key, looked up, and answered with the original.
+    let killed = app.post(&format!("/health/supervisor/rooms/{room_id}/kill"), Some(OPERATOR_TOKEN), json!({})).await;
+    assert_eq!(killed.body["failed"], true, "{}", killed.body);
+    let mut after_restart = app.post(&messages_path(&room_id), Some(&alice.token), body.clone()).await;
+    while after_restart.status == StatusCode::SERVICE_UNAVAILABLE {
+        after_restart = app.post(&messages_path(&room_id), Some(&alice.token), body.clone()).await;
+    }
+    assert_eq!(after_restart.status, StatusCode::OK, "{}", after_restart.body);
+    assert_eq!(after_restart.data()["message"]["id"], first.data()["message"]["id"]);
+    // A new key after it is stored as usual, with the next seq.
+    let fresh =
+        app.post(&messages_path(&room_id), Some(&alice.token), json!({"content": "new", "clientMsgId": "c-456"})).await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.body);
+    assert_eq!(fresh.data()["message"]["seq"], 4);
 }
 
 async fn only_the_sender_edits_and_only_in_the_right_room(backend: Backend) {

@@ -62,6 +62,9 @@ pub async fn run(mut scenario: Scenario, show_progress: bool) -> Result<Report, 
         counters: Counters::default(),
         latencies: Latencies::default(),
         epoch: Instant::now(),
+        run_id: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64),
         phase: phase_rx,
         connect_gate: Semaphore::new(scenario.connect_concurrency),
         joined_per_room: (0..fixture.rooms.len()).map(|_| Default::default()).collect(),

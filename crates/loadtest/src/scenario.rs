@@ -58,6 +58,9 @@ pub struct Scenario {
     pub idle: bool,
     /// Whether the server answers acks (rtchat does; the seed application does not).
     pub acks: bool,
+    /// Whether each send carries a `clientMsgId`, as the web client's do (unique
+    /// per run, so runs against one database do not repeat each other's).
+    pub client_msg_ids: bool,
     /// Sends a sender may have waiting for their ack before it skips a beat.
     pub max_in_flight: usize,
     /// Handshakes in progress at once.
@@ -95,6 +98,7 @@ impl Default for Scenario {
             deadline_secs: 0.0,
             idle: false,
             acks: true,
+            client_msg_ids: false,
             max_in_flight: 64,
             connect_concurrency: 256,
             source_addrs: Vec::new(),
@@ -236,6 +240,9 @@ pub struct ScenarioFlags {
     /// The server answers no acks (the seed application): sends count as acked when sent.
     #[arg(long)]
     pub no_acks: bool,
+    /// Each send carries a `clientMsgId` (idempotent sends, as the web client makes them).
+    #[arg(long)]
+    pub client_msg_ids: bool,
     /// Sends one session may have waiting for their ack before it skips a beat [default: 64].
     #[arg(long)]
     pub max_in_flight: Option<usize>,
@@ -298,6 +305,9 @@ impl ScenarioFlags {
         }
         if self.no_acks {
             s.acks = false;
+        }
+        if self.client_msg_ids {
+            s.client_msg_ids = true;
         }
         if self.insecure {
             s.insecure = true;

@@ -48,6 +48,8 @@ pub struct RunContext {
     pub latencies: Latencies,
     /// Send times are microseconds since this instant, carried in the message.
     pub epoch: Instant,
+    /// Tells this run's `clientMsgId`s from an earlier run's (milliseconds since 1970 at its start).
+    pub run_id: u64,
     pub phase: watch::Receiver<Phase>,
     pub connect_gate: Semaphore,
     /// Sessions that joined each room (fixed once sending starts).
@@ -335,7 +337,10 @@ impl Client<'_> {
                     // Latencies count from when the send was due, not when it went out.
                     let sent_at = ctx.micros_at(intended.into_std());
                     let content = message_content(*room, plan.user, *number, sent_at, &padding, scenario.message_size);
-                    let data = json!({"roomId": room_id, "content": content});
+                    let mut data = json!({"roomId": room_id, "content": content});
+                    if scenario.client_msg_ids {
+                        data["clientMsgId"] = json!(format!("lt-{}-{room}-{number}", ctx.run_id));
+                    }
                     let id = self.ack_id();
                     let frame = protocol::emit(self.transport, "send_message", &data, scenario.acks.then_some(id));
                     if socket.send(frame).await.is_err() {

@@ -7,7 +7,7 @@
 //! - [`sends`]: queued sends, stored in batches through the group-commit store;
 //! - [`changes`]: edits, deletions and read positions;
 //! - [`membership`]: joins, leaves, kicks, bans, roles, settings, deletion;
-//! - [`members`], [`typing`]: what the room keeps in memory;
+//! - [`members`], [`typing`], [`recent_sends`]: what the room keeps in memory;
 //! - [`delivery`], [`sequencer`]: one order for the room's events, made here or
 //!   on another node, and the bridge to the other nodes;
 //! - [`fanout`]: its subscribed sessions and the delivery to them;
@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod fanout;
 pub mod members;
 pub mod membership;
+pub mod recent_sends;
 pub mod sends;
 pub mod sequencer;
 pub mod typing;
@@ -33,6 +34,7 @@ use tracing::Instrument;
 use self::announcements::Announcements;
 use self::fanout::RoomShared;
 use self::members::Members;
+use self::recent_sends::RecentSends;
 use self::sends::QueuedSend;
 use self::sequencer::{Effect, Order, Release, Sequencer};
 use self::typing::Typing;
@@ -244,6 +246,8 @@ pub struct RoomState {
     /// next accumulates here and is stored together: batches grow with the load.
     pending: VecDeque<QueuedSend>,
     flush_queued: bool,
+    /// The `clientMsgId`s stored lately: only those are looked up before storing.
+    recent_sends: RecentSends,
     /// The room was deleted: the actor answers "not found" until the idle sweep
     /// stops it (stopping at once would drop requests already in its mailbox).
     deleted: bool,
@@ -272,6 +276,7 @@ impl Actor for RoomActor {
             announcements: Announcements::default(),
             pending: VecDeque::new(),
             flush_queued: false,
+            recent_sends: RecentSends::default(),
             deleted: false,
         })
     }

@@ -35,12 +35,15 @@ struct Send {
     input: NewMessageInput,
 }
 
-/// Whether preparing a batch counts its sends against the senders' limit: not
-/// when it is prepared again after a duplicate key (they were counted once).
+/// Which preparation of a batch this is. The first counts its sends against
+/// the senders' limit and looks up only the `clientMsgId`s the room remembers
+/// storing ([`super::recent_sends`]); the others are stored as new. After the
+/// database refused a duplicate key, the batch is prepared again: every key is
+/// looked up, and nothing is counted twice.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Limit {
-    Count,
-    AlreadyCounted,
+enum Attempt {
+    First,
+    AfterDuplicate,
 }
 
 /// Where one send of the batch stands while the batch is prepared.
@@ -90,12 +93,13 @@ impl RoomState {
             .into_iter()
             .map(|q| (Send { sender_id: q.sender_id, login_id: q.login_id, input: q.input }, q.reply))
             .unzip();
-        let (mut slots, mut rows) = self.prepare(&batch, Limit::Count).await;
+        let (mut slots, mut rows) = self.prepare(&batch, Attempt::First).await;
         let mut stored = self.services.store.store(&self.room_id, std::mem::take(&mut rows)).await;
         if matches!(stored, Err(StoreError::Duplicate)) {
-            // A clientMsgId was stored meanwhile (another node, another room's
-            // batch): look again, and the repeat becomes an idempotent answer.
-            (slots, rows) = self.prepare(&batch, Limit::AlreadyCounted).await;
+            // A clientMsgId was stored before (a retry the room does not
+            // remember, another room's or node's send): look every key up, and
+            // a repeat becomes an idempotent answer.
+            (slots, rows) = self.prepare(&batch, Attempt::AfterDuplicate).await;
             stored = self.services.store.store(&self.room_id, rows).await;
         }
         let rows = match stored {
@@ -123,14 +127,20 @@ impl RoomState {
         if let Some(last) = rows.last() {
             self.last_seq = self.last_seq.max(last.seq);
         }
+        for row in &rows {
+            if let Some(client_msg_id) = &row.client_msg_id {
+                self.recent_sends.remember(&row.sender_id, client_msg_id);
+            }
+        }
         self.answer(batch, replies, slots, rows);
     }
 
     /// Sorts each send into its slot and builds the rows to store.
-    async fn prepare(&mut self, batch: &[Send], limit: Limit) -> (Vec<Slot>, Vec<MessageRow>) {
+    async fn prepare(&mut self, batch: &[Send], attempt: Attempt) -> (Vec<Slot>, Vec<MessageRow>) {
         let keys: Vec<(&str, &str)> = batch
             .iter()
             .filter_map(|q| q.input.client_msg_id.as_deref().map(|id| (q.sender_id.as_str(), id)))
+            .filter(|(sender, id)| attempt == Attempt::AfterDuplicate || self.recent_sends.may_have(sender, id))
             .collect();
         let earlier = match self.services.messages.earlier_sends(&keys).await {
             Ok(earlier) => earlier,
@@ -186,7 +196,7 @@ impl RoomState {
                 slots.push(Slot::Refused(refused));
                 continue;
             }
-            if limit == Limit::Count
+            if attempt == Attempt::First
                 && let Err(refused) = self.services.messages.check_send_limit(sender).await
             {
                 slots.push(Slot::Refused(refused));
