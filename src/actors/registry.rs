@@ -207,7 +207,6 @@ impl SessionRegistry {
         })
     }
 
-    /// Tells every live session on this node the same thing (shutdown).
     /// Tells every session on this node that the server is going away, and
     /// refuses new ones from now on. The future ends once every session has
     /// handed its notice to its transport.

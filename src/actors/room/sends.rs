@@ -127,7 +127,12 @@ impl RoomState {
         if let Some(last) = rows.last() {
             self.last_seq = self.last_seq.max(last.seq);
         }
-        for row in &rows {
+        // Stored now, or found stored before (a retry): either is remembered.
+        let retried = slots.iter().filter_map(|slot| match slot {
+            Slot::Retry(row) => Some(row),
+            _ => None,
+        });
+        for row in rows.iter().chain(retried) {
             if let Some(client_msg_id) = &row.client_msg_id {
                 self.recent_sends.remember(&row.sender_id, client_msg_id);
             }
