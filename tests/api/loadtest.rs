@@ -218,6 +218,13 @@ async fn a_split_run_writes_its_series_and_the_reports_merge() {
     assert!(lines.iter().any(|l| l["phase"] == "sending" && l["acked"].as_u64() > Some(0)), "{lines:?}");
     let acked: u64 = lines.iter().filter_map(|l| l["acked"].as_u64()).sum();
     assert_eq!(acked, one.messages.acked, "the seconds add up to the run");
+    // Each second's latencies are that second's, though no session has
+    // received enough to hand its samples over in bulk (40 each here).
+    let delivering: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["phase"] == "sending" && l["delivered"].as_u64() > Some(0)).collect();
+    let with_latency = delivering.iter().filter(|l| l["deliveryP99Ms"].as_f64() > Some(0.0)).count();
+    assert!(delivering.len() >= 2, "{lines:?}");
+    assert!(with_latency + 1 >= delivering.len(), "a second without its latencies: {lines:?}");
 
     // Through JSON, as `merge` reads the files.
     let reports = [&one, &two].map(|r| serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap());
