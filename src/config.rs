@@ -88,7 +88,8 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub connect_timeout_secs: u64,
-    /// Message writers (0: chosen per backend).
+    /// Message writers on PostgreSQL and MySQL (0: four). SQLite has one, on a
+    /// thread and connection of its own.
     #[serde(default)]
     pub store_writers: u32,
 }

@@ -50,6 +50,11 @@ impl WriteGate {
     pub async fn enter(&self) -> RwLockReadGuard<'_, ()> {
         self.0.read().await
     }
+
+    /// [`WriteGate::enter`] for a thread outside the runtime (SQLite's writer).
+    pub fn enter_blocking(&self) -> RwLockReadGuard<'_, ()> {
+        self.0.blocking_read()
+    }
 }
 
 #[derive(QueryableByName)]

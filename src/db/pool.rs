@@ -131,17 +131,6 @@ impl DbPool {
         conn.map_err(|reason| Error::Unavailable(format!("database pool: {reason}")))
     }
 
-    /// Whether a connection sits idle in the pool now (one that is checked out
-    /// may be kept a while longer without making anyone wait).
-    pub fn has_idle(&self) -> bool {
-        let idle = match self {
-            Self::Sqlite(pool) => pool.state().idle_connections,
-            Self::Postgres(pool) => pool.state().idle_connections,
-            Self::Mysql(pool) => pool.state().idle_connections,
-        };
-        idle > 0
-    }
-
     /// Readiness probe: one round trip on a pooled connection.
     pub async fn ping(&self) -> Result<(), Error> {
         let mut pooled = self.get().await?;
@@ -185,6 +174,15 @@ fn ensure_sqlite_directory(path: &str) -> Result<(), String> {
 async fn establish_sqlite(path: &str) -> Result<SqliteConn, ConnectionError> {
     let mut conn = SqliteConn::establish(path).await?;
     conn.batch_execute(SQLITE_PRAGMAS).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+/// The message store's own SQLite connection (it writes on a thread of its
+/// own, synchronously), set up as the pooled ones are.
+pub fn establish_sqlite_writer(file: &std::path::Path) -> Result<diesel::SqliteConnection, ConnectionError> {
+    use diesel::connection::{Connection, SimpleConnection};
+    let mut conn = diesel::SqliteConnection::establish(&file.to_string_lossy())?;
+    conn.batch_execute(SQLITE_PRAGMAS).map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
 }
 

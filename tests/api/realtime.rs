@@ -614,9 +614,9 @@ async fn pipelined_sends_from_several_members_are_stored_in_order_and_answered_e
     assert!(metrics.contains(r#"op="store_round""#), "no round was stored");
 }
 
-/// SQLite's message writer keeps its connection between rounds (its page cache
-/// stays warm) only while the pool has another one idle: with a pool of one,
-/// every other query still gets the connection instead of timing out on it.
+/// SQLite's message writer has a connection of its own, outside the pool: with
+/// a pool of one, every other query still gets that connection instead of
+/// timing out on the writer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_of_one_is_shared_with_the_message_writer() {
     let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false }, |s| {
