@@ -64,6 +64,39 @@ async fn a_burst_of_joins_is_announced_in_one_order_before_what_follows() {
     }
 }
 
+/// A joiner hears of its own join before the answer to it, as the seed's
+/// clients did (they learn from it that the join worked), also when joins come
+/// together and their announcements go out in rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_hears_of_its_own_join_before_the_answer() {
+    let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
+    let owner = app.register("owner").await;
+    let mut members = Vec::new();
+    for n in 0..7 {
+        members.push(app.register(&format!("joiner{n}")).await);
+    }
+    let room = room_of(&app, &owner, &members.iter().collect::<Vec<_>>()).await;
+    let users: Vec<&User> = std::iter::once(&owner).chain(&members).collect();
+    let mut clients = Vec::new();
+    for user in &users {
+        clients.push(WsClient::connect(&app, &user.token).await);
+    }
+    // Asked back to back: all but the first join are announced in a round.
+    let mut acks = Vec::new();
+    for client in &mut clients {
+        acks.push(client.emit_acked("join_room", json!({"roomId": room})).await);
+    }
+    for ((client, user), ack) in clients.iter_mut().zip(&users).zip(acks) {
+        let frames = client.frames_until_answer(ack).await;
+        let answer = frames.last().unwrap();
+        assert_eq!(answer["data"]["status"], "success", "{answer}");
+        let own_join = |f: &&Value| {
+            f["event"] == "user_status" && f["data"]["status"] == "joined" && f["data"]["userId"] == user.id
+        };
+        assert!(frames.iter().any(|f| own_join(&f)), "{} was answered before hearing of its join: {frames:?}", user.id);
+    }
+}
+
 async fn room_of(app: &TestApp, owner: &User, members: &[&User]) -> String {
     let room = app.create_room(owner, "Realtime", false).await;
     let id = room["id"].as_str().unwrap().to_string();

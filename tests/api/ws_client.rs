@@ -121,6 +121,19 @@ impl WsClient {
         }
     }
 
+    /// Every frame received until (and including) the answer to `ack`.
+    pub async fn frames_until_answer(&mut self, ack: u64) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let frame = self.next_frame().await;
+            let done = frame["ack"] == ack;
+            seen.push(frame);
+            if done {
+                return seen;
+            }
+        }
+    }
+
     async fn next_matching(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
         if let Some(index) = self.backlog.iter().position(&wanted) {
             return self.backlog.remove(index).expect("index is in range");

@@ -7,6 +7,8 @@
 //! member receiving the round in one `writev`, or one wake-up of its
 //! connection, instead of one per announcement. Whatever else the room
 //! publishes goes out after the held announcements, so the room's order holds.
+//! A joiner whose own join is held is answered once its round went out: it
+//! hears of its join before the answer, as the seed's clients did.
 //! Held presence is advisory: a room that fails before its round loses it, as
 //! it loses the other events its sequencer holds.
 
@@ -15,6 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::sequencer::Release;
+use crate::actors::reply::Reply;
 use crate::protocol::SharedEvent;
 
 /// At most one round of announcements per room this often.
@@ -28,8 +31,27 @@ pub const MAX_ROUND: usize = 32;
 #[derive(Default)]
 pub struct Announcements {
     held: Vec<Release>,
+    /// Joins whose announcement is held, answered (with the room's last seq
+    /// at their join) once it went out.
+    joiners: Vec<(Reply<i64>, i64)>,
     /// When the last round went out.
     last: Option<Instant>,
+}
+
+/// What goes out together: the held announcements, in order, then the answers
+/// of the joins among them.
+pub struct Round {
+    pub releases: Vec<Release>,
+    joiners: Vec<(Reply<i64>, i64)>,
+}
+
+impl Round {
+    /// Once the round's releases are published.
+    pub fn answer_joiners(self) {
+        for (reply, last_seq) in self.joiners {
+            reply.send(Ok(last_seq));
+        }
+    }
 }
 
 /// What becomes of an announcement offered.
@@ -67,12 +89,21 @@ impl Announcements {
         }
     }
 
-    /// The held announcements, in order, to go out now.
-    pub fn take(&mut self, now: Instant) -> Vec<Release> {
+    /// Answers a join now, or after its round when its announcement is held.
+    pub fn answer_join(&mut self, reply: Reply<i64>, last_seq: i64) {
+        if self.held.is_empty() {
+            reply.send(Ok(last_seq));
+        } else {
+            self.joiners.push((reply, last_seq));
+        }
+    }
+
+    /// The held announcements to go out now.
+    pub fn take(&mut self, now: Instant) -> Round {
         if !self.held.is_empty() {
             self.last = Some(now);
         }
-        std::mem::take(&mut self.held)
+        Round { releases: std::mem::take(&mut self.held), joiners: std::mem::take(&mut self.joiners) }
     }
 }
 
@@ -106,8 +137,11 @@ mod tests {
         assert_eq!(wait, Duration::from_millis(7));
         assert!(matches!(announcements.offer(joined("c"), start + Duration::from_millis(4)), Offered::Held));
         let round = announcements.take(start + Duration::from_millis(10));
-        assert_eq!(round.iter().map(user_of).collect::<Vec<_>>(), ["b", "c"]);
-        assert!(announcements.take(start + Duration::from_millis(10)).is_empty(), "nothing held after the round");
+        assert_eq!(round.releases.iter().map(user_of).collect::<Vec<_>>(), ["b", "c"]);
+        assert!(
+            announcements.take(start + Duration::from_millis(10)).releases.is_empty(),
+            "nothing held after the round"
+        );
         // The round counts as the last: the next waits its turn again.
         assert!(matches!(announcements.offer(joined("d"), start + Duration::from_millis(12)), Offered::HeldFirst(_)));
         // Long after, one goes at once again.
@@ -125,7 +159,25 @@ mod tests {
             assert!(matches!(announcements.offer(joined(&n.to_string()), start), Offered::Held));
         }
         assert!(matches!(announcements.offer(joined("last"), start), Offered::RoundFull));
-        assert_eq!(announcements.take(start).len(), MAX_ROUND);
+        assert_eq!(announcements.take(start).releases.len(), MAX_ROUND);
+    }
+
+    #[test]
+    fn a_join_held_for_its_round_is_answered_after_it() {
+        let mut announcements = Announcements::default();
+        let start = Instant::now();
+        let (now, mut answered_now) = Reply::channel();
+        assert!(matches!(announcements.offer(joined("a"), start), Offered::Now(_)));
+        announcements.answer_join(now, 3);
+        assert_eq!(answered_now.try_recv().unwrap().unwrap(), 3, "nothing held: answered at once");
+        let (held, mut answered_later) = Reply::channel();
+        assert!(matches!(announcements.offer(joined("b"), start), Offered::HeldFirst(_)));
+        announcements.answer_join(held, 4);
+        assert!(answered_later.try_recv().is_err(), "answered before its announcement went out");
+        let round = announcements.take(start + ANNOUNCE_EVERY);
+        assert!(answered_later.try_recv().is_err(), "answered before the round was published");
+        round.answer_joiners();
+        assert_eq!(answered_later.try_recv().unwrap().unwrap(), 4);
     }
 
     #[test]

@@ -97,15 +97,18 @@ impl RoomState {
 
     /// The held announcements' round.
     pub(super) fn announce_held(&mut self) {
-        let held = self.announcements.take(tokio::time::Instant::now());
-        self.publish_releases(held);
+        let mut round = self.announcements.take(tokio::time::Instant::now());
+        self.publish_releases(std::mem::take(&mut round.releases));
+        round.answer_joiners();
     }
 
     /// Anything else goes out after the announcements held before it.
     fn deliver_after_announcements(&mut self, ready: Vec<Release>) {
-        let mut releases = self.announcements.take(tokio::time::Instant::now());
+        let mut round = self.announcements.take(tokio::time::Instant::now());
+        let mut releases = std::mem::take(&mut round.releases);
         releases.extend(ready);
         self.publish_releases(releases);
+        round.answer_joiners();
     }
 
     /// Publishes in order, several events at once where they can go together:

@@ -317,8 +317,13 @@ impl RoomState {
                     let joined = ServerEvent::UserStatus(UserStatus::joined(&user_id, &self.room_id));
                     self.publish(joined, None);
                 }
-                // What it will receive live starts after what was delivered.
-                reply.send(outcome.map(|()| self.order.delivered()));
+                // What it will receive live starts after what was delivered. The
+                // joiner hears of its join first: a join whose announcement is
+                // held for its round is answered after the round.
+                match outcome {
+                    Ok(()) => self.announcements.answer_join(reply, self.order.delivered()),
+                    Err(error) => reply.send(Err(error)),
+                }
             }
             RoomMsg::Unsubscribe { session_id } => {
                 let left = self.shared.subscribers().remove(&session_id);
