@@ -254,6 +254,9 @@ impl Client<'_> {
                     }
                     Incoming::Ping => socket.send(protocol::PONG.to_string()).await?,
                     Incoming::Closed => return Err("closed by the server".to_string()),
+                    // Announcements (the joiner's own join comes before its
+                    // answer): counted with those that come after.
+                    Incoming::Event { .. } => Counters::add(&self.ctx.counters.events, 1),
                     _ => {}
                 }
             }
