@@ -28,17 +28,7 @@ backend_matrix!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_joins_is_announced_in_one_order_before_what_follows() {
     let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
-    let owner = app.register("owner").await;
-    let mut members = Vec::new();
-    for n in 0..11 {
-        members.push(app.register(&format!("burst{n}")).await);
-    }
-    let room = room_of(&app, &owner, &members.iter().collect::<Vec<_>>()).await;
-    let users: Vec<&User> = std::iter::once(&owner).chain(&members).collect();
-    let mut clients = Vec::new();
-    for user in &users {
-        clients.push(WsClient::connect(&app, &user.token).await);
-    }
+    let (users, room, mut clients) = connected_members(&app, 12).await;
     // All join at once: the announcements after the first come in rounds.
     let joins = clients.iter_mut().map(|client| client.ok("join_room", json!({"roomId": room})));
     futures::future::join_all(joins).await;
@@ -70,17 +60,7 @@ async fn a_burst_of_joins_is_announced_in_one_order_before_what_follows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joiner_hears_of_its_own_join_before_the_answer() {
     let app = spawn!(Backend { db: crate::helpers::Db::Sqlite, redis: false });
-    let owner = app.register("owner").await;
-    let mut members = Vec::new();
-    for n in 0..7 {
-        members.push(app.register(&format!("joiner{n}")).await);
-    }
-    let room = room_of(&app, &owner, &members.iter().collect::<Vec<_>>()).await;
-    let users: Vec<&User> = std::iter::once(&owner).chain(&members).collect();
-    let mut clients = Vec::new();
-    for user in &users {
-        clients.push(WsClient::connect(&app, &user.token).await);
-    }
+    let (users, room, mut clients) = connected_members(&app, 8).await;
     // Asked back to back: all but the first join are announced in a round.
     let mut acks = Vec::new();
     for client in &mut clients {
@@ -95,6 +75,21 @@ async fn a_joiner_hears_of_its_own_join_before_the_answer() {
         };
         assert!(frames.iter().any(|f| own_join(&f)), "{} was answered before hearing of its join: {frames:?}", user.id);
     }
+}
+
+/// `count` users (the first the owner) in one room, each connected over `/ws`
+/// and not yet joined to it.
+async fn connected_members(app: &TestApp, count: usize) -> (Vec<User>, String, Vec<WsClient>) {
+    let mut users = Vec::new();
+    for n in 0..count {
+        users.push(app.register(&format!("member{n}")).await);
+    }
+    let room = room_of(app, &users[0], &users[1..].iter().collect::<Vec<_>>()).await;
+    let mut clients = Vec::new();
+    for user in &users {
+        clients.push(WsClient::connect(app, &user.token).await);
+    }
+    (users, room, clients)
 }
 
 async fn room_of(app: &TestApp, owner: &User, members: &[&User]) -> String {

@@ -110,23 +110,20 @@ impl WsClient {
 
     /// Every frame received until (and including) the next `name` event.
     pub async fn events_until(&mut self, name: &str) -> Vec<Value> {
-        let mut seen = Vec::new();
-        loop {
-            let frame = self.next_frame().await;
-            let done = frame["event"] == name;
-            seen.push(frame);
-            if done {
-                return seen;
-            }
-        }
+        self.frames_until(|frame| frame["event"] == name).await
     }
 
     /// Every frame received until (and including) the answer to `ack`.
     pub async fn frames_until_answer(&mut self, ack: u64) -> Vec<Value> {
+        self.frames_until(|frame| frame["ack"] == ack).await
+    }
+
+    /// Every frame received until (and including) the first that is `last`.
+    async fn frames_until(&mut self, last: impl Fn(&Value) -> bool) -> Vec<Value> {
         let mut seen = Vec::new();
         loop {
             let frame = self.next_frame().await;
-            let done = frame["ack"] == ack;
+            let done = last(&frame);
             seen.push(frame);
             if done {
                 return seen;
