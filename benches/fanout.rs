@@ -13,14 +13,13 @@ mod sample;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::io::Read;
-use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rtchat::actors::outbound::{SessionHandle, SessionId};
 use rtchat::actors::room::fanout::fan_out;
 use rtchat::protocol::{Outgoing, ServerEvent};
 use rtchat::realtime::outbox::Outbox;
-use rtchat::realtime::ws::WsOutbound;
+use rtchat::realtime::ws::WsFraming;
 use sample::message;
 
 /// A room of `size` sessions, and each session's client end (non-blocking).
@@ -36,7 +35,7 @@ fn room(
         for id in 0..size as u64 {
             let client = tokio::net::TcpStream::connect(address).await.expect("connect");
             let (server, _) = listener.accept().await.expect("accept");
-            let outbound = Arc::new(WsOutbound::new(Outbox::new(server, 64)));
+            let outbound = Outbox::new(server, 64, &WsFraming);
             subscribers.insert(id, SessionHandle::new(id, format!("user-{id}"), outbound));
             clients.push(client.into_std().expect("std stream"));
         }

@@ -9,7 +9,8 @@ use crate::protocol::SharedEvent;
 #[derive(Debug)]
 pub struct Lagging;
 
-/// Implemented by each transport. `deliver` never waits: a full queue is
+/// Implemented by each transport's connection (our websocket engines' outbox,
+/// socketioxide's sockets). `deliver` never waits: a full queue is
 /// [`Lagging`], and the caller drops that session rather than slow a room.
 pub trait Outbound: Send + Sync + 'static {
     /// Hands the event to the client; our websocket engines write it to the

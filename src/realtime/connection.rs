@@ -5,6 +5,7 @@
 //! has one task that reads the client's frames and drives its outbox.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::SinkExt;
@@ -18,7 +19,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
-use super::outbox::{Close, Outbox, Wire};
+use super::outbox::{Close, Framing, Outbox, Wire};
 use crate::error::Error;
 use crate::http::response;
 
@@ -32,17 +33,19 @@ pub const READ_BUFFER: usize = 1024;
 pub(crate) type Socket = WebSocketStream<Wire>;
 
 /// Answers a websocket upgrade (101) and hands the socket and its outbox
-/// (`queue` frames at most waiting for a slow client) to `serve` once hyper has
-/// upgraded the connection, with tungstenite's read buffer sized for an idle
-/// chat connection and frames capped at `max_frame_bytes`.
+/// (`queue` frames at most waiting for a slow client; what actors send framed
+/// as `framing` says) to `serve` once hyper has upgraded the connection, with
+/// tungstenite's read buffer sized for an idle chat connection and frames
+/// capped at `max_frame_bytes`.
 pub(crate) fn accept<F, Fut>(
     request: &mut Request<Incoming>,
     max_frame_bytes: usize,
     queue: usize,
+    framing: &'static dyn Framing,
     serve: F,
 ) -> warp::reply::Response
 where
-    F: FnOnce(Socket, Outbox) -> Fut + Send + 'static,
+    F: FnOnce(Socket, Arc<Outbox>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
@@ -60,7 +63,7 @@ where
                     .read_buffer_size(READ_BUFFER)
                     .max_message_size(Some(max_frame_bytes))
                     .max_frame_size(Some(max_frame_bytes));
-                let outbox = Outbox::new(parts.io.into_inner(), queue);
+                let outbox = Outbox::new(parts.io.into_inner(), queue, framing);
                 let wire = Wire(outbox.clone());
                 // Bytes the client sent right behind its upgrade request.
                 let socket = if parts.read_buf.is_empty() {
@@ -114,7 +117,7 @@ impl Writing {
     /// handshake gets the grace. (When the server closed it, its last write said
     /// so.) Then the TCP connection ends, whoever still holds the outbox.
     pub(crate) async fn finish(&self, socket: &mut Socket, outbox: &Outbox, ended: Ended) {
-        outbox.close("closed");
+        outbox.close_without_notice("closed");
         outbox.writer_gone();
         if ended == Ended::ByClient {
             // A client that closed is owed tungstenite's reply, which only a
@@ -157,7 +160,7 @@ mod tests {
     /// A server-side websocket and its outbox, whose client never reads until
     /// told (both ends' buffers small, so a few hundred KB fill them), and that
     /// client's end.
-    async fn socket_to_a_client_that_does_not_read() -> (Socket, Outbox, TcpStream) {
+    async fn socket_to_a_client_that_does_not_read() -> (Socket, Arc<Outbox>, TcpStream) {
         let (outbox, theirs) = crate::realtime::outbox::tests::outbox_to_a_client_that_does_not_read(1024).await;
         let socket = WebSocketStream::from_raw_socket(Wire(outbox.clone()), Role::Server, None).await;
         (socket, outbox, theirs)
@@ -215,7 +218,7 @@ mod tests {
             let outbox = outbox.clone();
             async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                outbox.close("lagging");
+                outbox.close_without_notice("lagging");
             }
         });
         let Driven::Closed(close) = outbox.drive(WRITING.stall).await else { panic!("closed by the server") };

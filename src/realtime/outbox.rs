@@ -23,21 +23,38 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::actors::outbound::{Lagging, Outbound};
+use crate::protocol::SharedEvent;
+
 /// The queue is full: the client stopped reading.
 #[derive(Debug)]
 pub struct Full;
 
 /// Written to by anyone (rooms, the session, the connection itself); drained
-/// by one task, its connection's. Clones share the connection.
-#[derive(Clone)]
+/// by one task, its connection's; shared as an `Arc`. It is also what a room
+/// holds of each member ([`Outbound`]): one pointer from the room to the lock
+/// and the socket, which a fan-out touches once per member.
 pub struct Outbox {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
     stream: TcpStream,
     state: Mutex<State>,
+    framing: &'static dyn Framing,
 }
+
+/// How a transport frames what actors send: the same outbox serves `/ws` and
+/// Socket.IO, and the framing decides the bytes.
+pub trait Framing: Send + Sync + 'static {
+    /// The transport's name, for the logs.
+    fn transport(&self) -> &'static str;
+    /// The event's frame; `None` when this transport's clients do not receive it.
+    fn frame(&self, event: &SharedEvent) -> Option<Bytes>;
+    /// The frames that tell a client why the server closes its connection
+    /// (sent past the bound, after what is queued); none when the transport
+    /// has no such notice.
+    fn farewell(&self, reason: &'static str) -> Vec<Bytes>;
+}
+
+/// The close reason when the server shuts down.
+pub(crate) const GOING_AWAY: &str = "server shutting down";
 
 struct State {
     /// Frames the kernel has not taken yet; the first may be partly written.
@@ -89,7 +106,7 @@ const CONTROL_FRAMES: usize = 8;
 impl Outbox {
     /// The way out of `stream`, queueing at most `capacity` frames the kernel
     /// has not taken.
-    pub fn new(stream: TcpStream, capacity: usize) -> Self {
+    pub fn new(stream: TcpStream, capacity: usize, framing: &'static dyn Framing) -> Arc<Self> {
         let state = State {
             frames: VecDeque::new(),
             written: 0,
@@ -101,11 +118,11 @@ impl Outbox {
             progress: 0,
             waiting: None,
         };
-        Self { shared: Arc::new(Shared { stream, state: Mutex::new(state) }) }
+        Arc::new(Self { stream, state: Mutex::new(state), framing })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The state, unless the connection is closing or its peer is gone.
@@ -122,7 +139,7 @@ impl Outbox {
         // Closing, or the peer gone: nothing more goes out.
         let Some(mut state) = self.accepting() else { return Ok(()) };
         if state.frames.is_empty() {
-            match state.write_through(&self.shared.stream, Frame::text(payload)) {
+            match state.write_through(&self.stream, Frame::text(payload)) {
                 // The common case: the kernel took it all, nobody to wake.
                 None if !state.failed => return Ok(()),
                 // The task ends the connection.
@@ -160,7 +177,7 @@ impl Outbox {
         let nothing_ahead = state.frames.is_empty();
         let queued = state.enqueue_all(payloads);
         if nothing_ahead {
-            match state.write_queued(&self.shared.stream) {
+            match state.write_queued(&self.stream) {
                 // All out: nobody to wake.
                 Ok(()) if state.frames.is_empty() => return queued,
                 // The rest waits for the socket to drain, in the task's hands.
@@ -186,8 +203,9 @@ impl Outbox {
         queued
     }
 
-    /// Closes the connection once what is queued is written; the first reason stays.
-    pub fn close(&self, reason: &'static str) {
+    /// Closes the connection once what is queued is written, without the
+    /// transport's notice ([`Outbound::close`] sends it); the first reason stays.
+    pub fn close_without_notice(&self, reason: &'static str) {
         self.close_after(reason, [])
     }
 
@@ -196,12 +214,6 @@ impl Outbox {
     /// reading is still told, if it ever reads again.
     pub fn close_after(&self, reason: &'static str, last: impl IntoIterator<Item = Bytes>) {
         self.end(Close { reason, going_away: false }, last);
-    }
-
-    /// Closes the connection once what is queued is written, as a server that
-    /// is going away (shutdown) rather than one that turns the client away.
-    pub fn go_away(&self, reason: &'static str) {
-        self.end(Close { reason, going_away: true }, []);
     }
 
     fn end(&self, close: Close, last: impl IntoIterator<Item = Bytes>) {
@@ -241,7 +253,7 @@ impl Outbox {
                 return Poll::Ready(Driven::Closed(close));
             }
             state.wait(cx);
-            match state.drain(&self.shared.stream, cx) {
+            match state.drain(&self.stream, cx) {
                 Poll::Ready(Ok(())) => {
                     watching = None;
                     Poll::Pending
@@ -281,7 +293,7 @@ impl Outbox {
 
     /// Waits until everything queued is written (or a write fails).
     pub async fn flush(&self) -> io::Result<()> {
-        poll_fn(|cx| self.state().drain(&self.shared.stream, cx)).await
+        poll_fn(|cx| self.state().drain(&self.stream, cx)).await
     }
 
     /// Ends the TCP connection now (the client sees it closed), though the
@@ -289,7 +301,7 @@ impl Outbox {
     /// that has not yet dropped the session) lets go.
     pub fn shut_down(&self) {
         self.writer_gone();
-        let _ = socket2::SockRef::from(&self.shared.stream).shutdown(std::net::Shutdown::Both);
+        let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Both);
     }
 
     /// Frames waiting for the socket to drain.
@@ -302,6 +314,46 @@ impl Outbox {
     #[cfg(test)]
     pub(crate) fn partly_written(&self) -> bool {
         self.state().written > 0
+    }
+}
+
+/// What a room's fan-out and a session's answers call: the event framed for
+/// this connection's transport, written at once ([`Outbox::push`]) or by the
+/// connection's task ([`Outbox::queue`]).
+impl Outbound for Outbox {
+    fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        match self.framing.frame(event) {
+            Some(frame) => self.push(frame).map_err(|_| Lagging),
+            None => Ok(()),
+        }
+    }
+
+    fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
+        match self.framing.frame(event) {
+            Some(frame) => self.queue(frame).map_err(|_| Lagging),
+            None => Ok(()),
+        }
+    }
+
+    fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        self.push_all(events.iter().filter_map(|event| self.framing.frame(event))).map_err(|_| Lagging)
+    }
+
+    fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
+        self.queue_all(events.iter().filter_map(|event| self.framing.frame(event))).map_err(|_| Lagging)
+    }
+
+    fn close(&self, reason: &'static str) {
+        tracing::info!(transport = self.framing.transport(), reason, "disconnecting socket");
+        self.close_after(reason, self.framing.farewell(reason));
+    }
+
+    /// Closes the connection once what is queued is written, as a server that
+    /// is going away (shutdown) rather than one that turns the client away. No
+    /// farewell (Socket.IO's DISCONNECT would tell a client to stay away): one
+    /// whose connection closes reconnects, to another node, on its own.
+    fn go_away(&self) {
+        self.end(Close { reason: GOING_AWAY, going_away: true }, []);
     }
 }
 
@@ -513,11 +565,11 @@ impl FrameHeader {
 /// The socket as tungstenite sees it: reads go to the stream; its writes (a
 /// pong, the close) join the outbox's queue behind what waits there, and its
 /// flush drains that queue.
-pub struct Wire(pub Outbox);
+pub struct Wire(pub Arc<Outbox>);
 
 impl AsyncRead for Wire {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let stream = &self.0.shared.stream;
+        let stream = &self.0.stream;
         loop {
             std::task::ready!(stream.poll_read_ready(cx))?;
             match stream.try_read(buf.initialize_unfilled()) {
@@ -541,7 +593,7 @@ impl AsyncWrite for Wire {
         }
         if state.frames.is_empty() {
             // Nothing ahead of it: straight to the socket, as a push would.
-            match outbox.shared.stream.try_write(buf) {
+            match outbox.stream.try_write(buf) {
                 Ok(taken) => {
                     state.progress += 1;
                     if taken < buf.len() {
@@ -559,7 +611,7 @@ impl AsyncWrite for Wire {
         } else if state.frames.len() >= state.capacity + CONTROL_FRAMES {
             // A client that sends pings and reads nothing: tungstenite keeps its
             // pong until the socket drains (this task is woken when it does).
-            if let Poll::Ready(Err(error)) = state.drain(&outbox.shared.stream, cx) {
+            if let Poll::Ready(Err(error)) = state.drain(&outbox.stream, cx) {
                 return Poll::Ready(Err(error));
             }
             if state.frames.len() >= state.capacity + CONTROL_FRAMES {
@@ -574,7 +626,7 @@ impl AsyncWrite for Wire {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let outbox = &self.0;
-        outbox.state().drain(&outbox.shared.stream, cx)
+        outbox.state().drain(&outbox.stream, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -591,10 +643,11 @@ pub(crate) mod tests {
     use tokio::net::TcpSocket;
 
     use super::*;
+    use crate::realtime::ws::WsFraming;
 
     /// An outbox on a connection whose other end, returned, reads only when
     /// told (both ends' buffers small, so a few hundred KB fill them).
-    pub(crate) async fn outbox_to_a_client_that_does_not_read(capacity: usize) -> (Outbox, TcpStream) {
+    pub(crate) async fn outbox_to_a_client_that_does_not_read(capacity: usize) -> (Arc<Outbox>, TcpStream) {
         let listener = TcpSocket::new_v4().unwrap();
         listener.set_recv_buffer_size(4096).unwrap();
         listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -603,7 +656,7 @@ pub(crate) mod tests {
         ours.set_send_buffer_size(4096).unwrap();
         let ours = ours.connect(listener.local_addr().unwrap()).await.unwrap();
         let (theirs, _) = listener.accept().await.unwrap();
-        (Outbox::new(ours, capacity), theirs)
+        (Outbox::new(ours, capacity, &WsFraming), theirs)
     }
 
     fn frame(n: u8) -> Bytes {
@@ -735,7 +788,7 @@ pub(crate) mod tests {
         outbox.push(frame(2)).unwrap();
         assert_eq!(outbox.queued(), 0, "drained: pushes write again");
         assert_eq!(read_exactly(&mut client, 3).await, b"\x81\x01c");
-        outbox.close("done");
+        outbox.close_without_notice("done");
         assert_eq!(driving.await.unwrap(), Driven::Closed(Close { reason: "done", going_away: false }));
     }
 
@@ -763,8 +816,8 @@ pub(crate) mod tests {
             async move { outbox.drive(Duration::from_secs(45)).await }
         });
         tokio::task::yield_now().await;
-        outbox.close("lagging");
-        outbox.close("later reasons do not replace the first");
+        outbox.close_without_notice("lagging");
+        outbox.close_without_notice("later reasons do not replace the first");
         assert_eq!(driving.await.unwrap(), Driven::Closed(Close { reason: "lagging", going_away: false }));
         assert_eq!(outbox.closed_reason(), Some("lagging"));
     }
@@ -781,11 +834,43 @@ pub(crate) mod tests {
         assert_eq!(outbox.queued(), 4, "the large frame, 0, then the notice's 1 and 2");
     }
 
+    /// Frames only what it is told to, and says goodbye in two frames.
+    struct Picky;
+    impl Framing for Picky {
+        fn transport(&self) -> &'static str {
+            "test"
+        }
+        fn frame(&self, event: &SharedEvent) -> Option<Bytes> {
+            Some(event.ws_frame()).filter(|frame| frame.starts_with(b"{\"event\":\"server_shutdown\""))
+        }
+        fn farewell(&self, reason: &'static str) -> Vec<Bytes> {
+            vec![Bytes::from(reason), Bytes::from_static(b"bye")]
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_goes_out_in_the_transports_framing_and_a_close_with_its_farewell() {
+        use crate::protocol::{Outgoing, ServerEvent};
+        let (ours, mut client) = outbox_to_a_client_that_does_not_read(4).await;
+        let outbox = Outbox::new(Arc::into_inner(ours).unwrap().stream, 4, &Picky);
+        let (framed, skipped) = (Outgoing::new(ServerEvent::shutdown()), Outgoing::new(ServerEvent::welcome("u1")));
+        let handle: Arc<dyn Outbound> = outbox.clone();
+        handle.deliver(&skipped).unwrap();
+        handle.deliver_all(&[&skipped, &framed]).unwrap();
+        let expected = framed.ws_frame();
+        let header = FrameHeader::text(expected.len());
+        let sent = read_exactly(&mut client, header.bytes().len() + expected.len()).await;
+        assert_eq!(sent, [header.bytes(), &expected].concat(), "only what the framing framed");
+        handle.close("lagging");
+        assert_eq!(outbox.queued(), 2, "the farewell's frames wait for the task");
+        assert_eq!(outbox.closed_reason(), Some("lagging"));
+    }
+
     #[tokio::test]
     async fn going_away_says_so() {
         let (outbox, _client) = outbox_to_a_client_that_does_not_read(4).await;
-        outbox.go_away("server shutting down");
-        outbox.close("lagging");
+        outbox.go_away();
+        outbox.close_without_notice("lagging");
         let driven = outbox.drive(Duration::from_secs(45)).await;
         assert_eq!(driven, Driven::Closed(Close { reason: "server shutting down", going_away: true }));
     }

@@ -19,8 +19,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::connection::{Ended, Socket, Writing, accept, close_frame};
-use super::outbox::{Driven, Outbox};
-use crate::actors::outbound::{Lagging, Outbound};
+use super::outbox::{Driven, Framing, Outbox};
+use crate::actors::outbound::Outbound;
 use crate::actors::session::SessionInbox;
 use crate::actors::session_inbox::Waiting;
 use crate::auth::AuthUser;
@@ -31,8 +31,6 @@ use crate::protocol::{Answer, AnswerBody, AnswerFn, ClientEvent, Outgoing, Serve
 use crate::state::AppState;
 
 pub const PATH: &str = "/ws";
-/// The close reason when the server shuts down.
-pub(crate) const GOING_AWAY: &str = "server shutting down";
 /// How a `/ws` connection's writes end: a client that takes nothing for as long
 /// as a Socket.IO client may stay silent is gone; a closing one gets 2 s.
 const WRITING: Writing =
@@ -48,7 +46,7 @@ pub async fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> wa
         Err(error) => return response::error(&error),
     };
     let (max, queue) = (state.settings.realtime.max_frame_bytes, state.settings.realtime.outbound_queue);
-    accept(&mut request, max, queue, move |socket, outbox| serve(state, user, socket, outbox))
+    accept(&mut request, max, queue, &WsFraming, move |socket, outbox| serve(state, user, socket, outbox))
 }
 
 async fn authenticate(state: &AppState, request: &Request<Incoming>) -> Result<AuthUser, Error> {
@@ -64,12 +62,10 @@ async fn authenticate(state: &AppState, request: &Request<Incoming>) -> Result<A
     state.auth.authenticate(token).await
 }
 
-async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox: Outbox) {
-    let outbound = Arc::new(WsOutbound::new(outbox));
-    let outbox = &outbound.0;
+async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox: Arc<Outbox>) {
     let user_id = user.id.clone();
     let _ = outbox.push(Outgoing::new(ServerEvent::welcome(&user.id)).ws_frame());
-    let session = match state.sessions.start("ws", user, outbound.clone()) {
+    let session = match state.sessions.start("ws", user, outbox.clone()) {
         Ok(session) => {
             tracing::info!(transport = "ws", user = %user_id, "realtime session started");
             session
@@ -95,7 +91,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox:
                     // Stopped first: not registered and subscribed while a
                     // client that stopped reading gets its grace.
                     session.stop();
-                    WRITING.close(&mut socket, outbox, close).await;
+                    WRITING.close(&mut socket, &outbox, close).await;
                 }
                 break Ended::ByServer;
             }
@@ -106,7 +102,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox:
                 };
             }
             incoming = socket.next(), if waiting.is_none() => match incoming {
-                Some(Ok(Message::Text(text))) => waiting = dispatch(&session, text.as_bytes(), &outbound).err(),
+                Some(Ok(Message::Text(text))) => waiting = dispatch(&session, text.as_bytes(), &outbox).err(),
                 Some(Ok(Message::Binary(_))) => {
                     waiting = session.offer(Err(Error::InvalidJson("Frames must be JSON text".into())), None).err();
                 }
@@ -125,7 +121,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox:
     let reason = outbox.closed_reason().unwrap_or("client disconnected");
     tracing::info!(transport = "ws", user = %user_id, reason, "realtime session ended");
     session.stop();
-    WRITING.finish(&mut socket, outbox, ended).await;
+    WRITING.finish(&mut socket, &outbox, ended).await;
 }
 
 /// Decodes one frame and hands it to the session; answers go back on the same queue.
@@ -138,17 +134,17 @@ pub(crate) fn parse_frame(raw: &[u8]) -> Result<(String, Value, Option<Value>), 
     Ok((name.to_string(), frame.get("data").cloned().unwrap_or(Value::Null), frame.get("ack").cloned()))
 }
 
-fn dispatch(session: &SessionInbox, raw: &[u8], outbound: &Arc<WsOutbound>) -> Result<(), Waiting> {
+fn dispatch(session: &SessionInbox, raw: &[u8], outbox: &Arc<Outbox>) -> Result<(), Waiting> {
     let (name, data, ack) = match parse_frame(raw) {
         Ok(parts) => parts,
         Err(error) => return session.offer(Err(error), None),
     };
     let answer: Option<AnswerFn> = ack.filter(|a| !a.is_null()).map(|ack| {
-        let outbound = outbound.clone();
+        let outbox = outbox.clone();
         Box::new(move |outcome: Result<Answer, Error>| {
             let frame = AckFrame { ack, data: AnswerBody::new(outcome) };
-            if outbound.0.push(Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())).is_err() {
-                outbound.close("lagging");
+            if outbox.push(Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())).is_err() {
+                outbox.close("lagging");
             }
         }) as AnswerFn
     });
@@ -162,37 +158,20 @@ struct AckFrame {
     data: AnswerBody,
 }
 
-/// A `/ws` session's way out: its connection's [`Outbox`].
-pub struct WsOutbound(Outbox);
+/// `/ws` frames: each event as its JSON text; a close carries its reason in
+/// the close frame only.
+pub struct WsFraming;
 
-impl WsOutbound {
-    pub fn new(outbox: Outbox) -> Self {
-        Self(outbox)
-    }
-}
-
-impl Outbound for WsOutbound {
-    fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
-        self.0.push(event.ws_frame()).map_err(|_| Lagging)
+impl Framing for WsFraming {
+    fn transport(&self) -> &'static str {
+        "ws"
     }
 
-    fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
-        self.0.queue(event.ws_frame()).map_err(|_| Lagging)
+    fn frame(&self, event: &SharedEvent) -> Option<Bytes> {
+        Some(event.ws_frame())
     }
 
-    fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
-        self.0.push_all(events.iter().map(|event| event.ws_frame())).map_err(|_| Lagging)
-    }
-
-    fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
-        self.0.queue_all(events.iter().map(|event| event.ws_frame())).map_err(|_| Lagging)
-    }
-
-    fn close(&self, reason: &'static str) {
-        self.0.close(reason);
-    }
-
-    fn go_away(&self) {
-        self.0.go_away(GOING_AWAY);
+    fn farewell(&self, _reason: &'static str) -> Vec<Bytes> {
+        Vec::new()
     }
 }

@@ -16,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, Request};
 use hyper::body::Incoming;
@@ -26,12 +27,12 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::packet::{self, Inbound};
 use super::{ConnectRequest, MAIN_NAMESPACE, disconnect_notice, refuse_full};
-use crate::actors::outbound::{Lagging, Outbound};
+use crate::actors::outbound::Outbound;
 use crate::actors::session::{SessionInbox, SessionMsg};
 use crate::error::Error;
 use crate::protocol::{Answer, AnswerBody, AnswerFn, CLIENT_EVENTS, ClientEvent, Outgoing, ServerEvent, SharedEvent};
 use crate::realtime::connection::{Ended, Socket, Writing, accept};
-use crate::realtime::outbox::{Driven, Outbox};
+use crate::realtime::outbox::{Driven, Framing, Outbox};
 use crate::state::AppState;
 
 /// engine.io's defaults, which socketioxide serves too.
@@ -68,7 +69,7 @@ pub fn is_direct<B>(request: &Request<B>) -> bool {
 pub fn upgrade(state: Arc<AppState>, mut request: Request<Incoming>) -> warp::reply::Response {
     let opened_with = OpenedWith::from_request(&request);
     let (max, queue) = (state.settings.realtime.max_frame_bytes, state.settings.realtime.outbound_queue);
-    accept(&mut request, max, queue, move |socket, outbox| serve(state, opened_with, socket, outbox))
+    accept(&mut request, max, queue, &SocketIoFraming, move |socket, outbox| serve(state, opened_with, socket, outbox))
 }
 
 /// What the upgrade request said that the CONNECT packet may rely on.
@@ -88,63 +89,34 @@ impl OpenedWith {
     }
 }
 
-/// The connection's way out, shared with its session.
-pub struct SocketOutbound {
-    outbox: Outbox,
-}
+/// Socket.IO frames: each event as its EVENT packet; a close tells the client
+/// why (an `error` event) and disconnects it from the namespace.
+pub(crate) struct SocketIoFraming;
 
-impl Outbound for SocketOutbound {
-    fn deliver(&self, event: &SharedEvent) -> Result<(), Lagging> {
-        let frame = event.socketio_frame();
-        if frame.is_empty() {
-            return Ok(());
-        }
-        self.outbox.push(frame).map_err(|_| Lagging)
+impl Framing for SocketIoFraming {
+    fn transport(&self) -> &'static str {
+        "socketio"
     }
 
-    fn deliver_queued(&self, event: &SharedEvent) -> Result<(), Lagging> {
-        let frame = event.socketio_frame();
-        if frame.is_empty() {
-            return Ok(());
-        }
-        self.outbox.queue(frame).map_err(|_| Lagging)
+    /// Events Socket.IO clients do not receive have no frame.
+    fn frame(&self, event: &SharedEvent) -> Option<Bytes> {
+        Some(event.socketio_frame()).filter(|frame| !frame.is_empty())
     }
 
-    fn deliver_all(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
-        self.outbox.push_all(socketio_frames(events)).map_err(|_| Lagging)
-    }
-
-    fn deliver_all_queued(&self, events: &[&SharedEvent]) -> Result<(), Lagging> {
-        self.outbox.queue_all(socketio_frames(events)).map_err(|_| Lagging)
-    }
-
-    fn close(&self, reason: &'static str) {
-        tracing::info!(transport = "socketio", reason, "disconnecting socket");
-        self.outbox.close_after(reason, [disconnect_notice(reason), packet::DISCONNECT]);
-    }
-
-    /// No Socket.IO DISCONNECT (`41`): a client told that stays disconnected
-    /// ("io server disconnect"); one whose transport closes reconnects on its own.
-    fn go_away(&self) {
-        self.outbox.go_away(crate::realtime::ws::GOING_AWAY);
+    fn farewell(&self, reason: &'static str) -> Vec<Bytes> {
+        vec![disconnect_notice(reason), packet::DISCONNECT]
     }
 }
 
-/// The events' Socket.IO frames, without those Socket.IO clients do not receive.
-fn socketio_frames<'a>(events: &'a [&SharedEvent]) -> impl Iterator<Item = bytes::Bytes> + 'a {
-    events.iter().map(|event| event.socketio_frame()).filter(|frame| !frame.is_empty())
-}
-
-async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket, outbox: Outbox) {
-    let outbound = Arc::new(SocketOutbound { outbox });
+async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket, outbox: Arc<Outbox>) {
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let max = state.settings.realtime.max_frame_bytes;
     let open = packet::open(&sid, PING_INTERVAL.as_millis() as u64, PING_TIMEOUT.as_millis() as u64, max);
-    let _ = outbound.outbox.push(open);
+    let _ = outbox.push(open);
 
     let mut connection = Connection {
         state,
-        outbound: outbound.clone(),
+        outbox: outbox.clone(),
         opened_with: Some(opened_with),
         connect_attempts: 0,
         session: None,
@@ -152,17 +124,17 @@ async fn serve(state: Arc<AppState>, opened_with: OpenedWith, mut socket: Socket
         pong_seen: false,
     };
     let ended = connection.run(&mut socket).await;
-    let reason = outbound.outbox.closed_reason().unwrap_or("client disconnected");
+    let reason = outbox.closed_reason().unwrap_or("client disconnected");
     if let Some(session) = connection.session.take() {
         tracing::info!(transport = "socketio", user = %session.user_id, reason, "realtime session ended");
         session.inbox.stop();
     }
-    WRITING.finish(&mut socket, &outbound.outbox, ended).await;
+    WRITING.finish(&mut socket, &outbox, ended).await;
 }
 
 struct Connection {
     state: Arc<AppState>,
-    outbound: Arc<SocketOutbound>,
+    outbox: Arc<Outbox>,
     /// Until the client has connected to the namespace.
     opened_with: Option<OpenedWith>,
     /// Each CONNECT costs a token check: a connection gets a few.
@@ -192,8 +164,7 @@ impl Connection {
     /// the protocol, does not connect to the namespace within the connect
     /// timeout, or misses a heartbeat, or until the server closes the connection.
     async fn run(&mut self, socket: &mut Socket) -> Ended {
-        let outbound = self.outbound.clone();
-        let outbox = &outbound.outbox;
+        let outbox = self.outbox.clone();
         let connect_by = tokio::time::sleep(Duration::from_secs(self.state.settings.realtime.connect_timeout_secs));
         let heartbeat = tokio::time::sleep(PING_INTERVAL);
         let drive = outbox.drive(WRITING.stall);
@@ -210,12 +181,12 @@ impl Connection {
                     match beat {
                         Beat::Ping => self.push(packet::PING),
                         Beat::Alive => {}
-                        Beat::Dead => outbox.close("ping timeout"),
+                        Beat::Dead => outbox.close_without_notice("ping timeout"),
                     }
                     Flow::Continue
                 }
                 () = &mut connect_by, if self.session.is_none() => {
-                    outbox.close("connect timeout");
+                    outbox.close_without_notice("connect timeout");
                     Flow::Closed
                 }
                 incoming = socket.next() => self.packet(incoming).await,
@@ -229,7 +200,7 @@ impl Connection {
                 Flow::Closed => {
                     self.stop_session();
                     if let Some(close) = outbox.closing() {
-                        WRITING.close(socket, outbox, close).await;
+                        WRITING.close(socket, &outbox, close).await;
                     }
                     return Ended::ByServer;
                 }
@@ -265,10 +236,10 @@ impl Connection {
             }
             Err(packet::Malformed) => {
                 tracing::debug!("socket.io websocket sent a malformed packet");
-                self.outbound.outbox.close("invalid packet");
+                self.outbox.close_without_notice("invalid packet");
             }
         }
-        if self.outbound.outbox.closed_reason().is_some() { Flow::Closed } else { Flow::Continue }
+        if self.outbox.closed_reason().is_some() { Flow::Closed } else { Flow::Continue }
     }
 
     /// The server closed the connection: the session stops now, before the
@@ -281,42 +252,42 @@ impl Connection {
 
     /// Queues a packet of the connection's own; a client that is not reading is dropped.
     fn push(&self, packet: bytes::Bytes) {
-        if self.outbound.outbox.push(packet).is_err() {
-            self.outbound.close("lagging");
+        if self.outbox.push(packet).is_err() {
+            self.outbox.close("lagging");
         }
     }
 
     async fn connect(&mut self, namespace: &str, auth: Value) {
         if namespace != MAIN_NAMESPACE {
-            let _ = self.outbound.outbox.push(packet::connect_error(namespace, "Invalid namespace"));
+            let _ = self.outbox.push(packet::connect_error(namespace, "Invalid namespace"));
             return;
         }
         let Some(opened_with) = self.opened_with.as_ref() else { return };
         self.connect_attempts += 1;
         if self.connect_attempts > MAX_CONNECT_ATTEMPTS {
-            return self.outbound.outbox.close("too many connect attempts");
+            return self.outbox.close_without_notice("too many connect attempts");
         }
         let request =
             ConnectRequest { auth: &auth, headers: &opened_with.headers, query: opened_with.query.as_deref() };
         let user = match request.authenticate(&self.state).await {
             Ok(user) => user,
             Err(error) => {
-                let _ = self.outbound.outbox.push(packet::connect_error(MAIN_NAMESPACE, &error.to_string()));
+                let _ = self.outbox.push(packet::connect_error(MAIN_NAMESPACE, &error.to_string()));
                 return;
             }
         };
         let user_id = user.id.clone();
-        let inbox = match self.state.sessions.start("socketio", user, self.outbound.clone()) {
+        let inbox = match self.state.sessions.start("socketio", user, self.outbox.clone()) {
             Ok(inbox) => inbox,
             Err(error) => {
-                let _ = self.outbound.outbox.push(packet::connect_error(MAIN_NAMESPACE, &error.to_string()));
+                let _ = self.outbox.push(packet::connect_error(MAIN_NAMESPACE, &error.to_string()));
                 return;
             }
         };
         tracing::info!(transport = "socketio", user = %user_id, "realtime session started");
         let sid = uuid::Uuid::new_v4().simple().to_string();
-        let _ = self.outbound.outbox.push(packet::connected(&sid));
-        let _ = self.outbound.outbox.push(Outgoing::new(ServerEvent::welcome(&user_id)).socketio_frame());
+        let _ = self.outbox.push(packet::connected(&sid));
+        let _ = self.outbox.push(Outgoing::new(ServerEvent::welcome(&user_id)).socketio_frame());
         let offsets = super::offsets(&auth);
         if !offsets.is_empty() {
             inbox.cast(SessionMsg::Recover { offsets });
@@ -335,11 +306,11 @@ impl Connection {
     fn dispatch(&self, event: Result<ClientEvent, Error>, ack: Option<u64>) {
         let Some(session) = &self.session else { return };
         let answer: Option<AnswerFn> = ack.map(|id| {
-            let outbound = self.outbound.clone();
+            let outbox = self.outbox.clone();
             Box::new(move |outcome: Result<Answer, Error>| {
                 let answer = serde_json::to_string(&AnswerBody::new(outcome)).unwrap_or_else(|_| "null".into());
-                if outbound.outbox.push(packet::ack(id, &answer)).is_err() {
-                    outbound.close("lagging");
+                if outbox.push(packet::ack(id, &answer)).is_err() {
+                    outbox.close("lagging");
                 }
             }) as AnswerFn
         });
@@ -347,8 +318,8 @@ impl Connection {
             && let Some(notice) = refuse_full(answer)
         {
             let data = serde_json::to_string(&notice).unwrap_or_else(|_| "{}".into());
-            if self.outbound.outbox.push(packet::event("error", &data)).is_err() {
-                self.outbound.close("lagging");
+            if self.outbox.push(packet::event("error", &data)).is_err() {
+                self.outbox.close("lagging");
             }
         }
     }
