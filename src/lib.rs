@@ -24,7 +24,8 @@
 //! [`protocol::ClientEvent`] -> `actors::session` hands it to its room ->
 //! `actors::room::sends` batches and stores it via `services::message_store` ->
 //! `actors::room::fanout` hands one [`protocol::Outgoing`] to every subscriber ->
-//! each session's outbox writes the shared bytes to its socket.
+//! each member's `realtime::outbox` (the handle the room holds) writes the
+//! shared bytes, framed for its transport, to its socket.
 
 pub mod actors;
 pub mod auth;
