@@ -5,6 +5,8 @@
 //! (a client reading slowly) is queued, bounded, for the connection's task to
 //! write as the socket drains ([`Outbox::drive`]), in order, many frames per
 //! `writev`. The server's reason when it closes the connection is kept here too.
+//! The outbox is also what a room holds of each member ([`Outbound`]): it
+//! frames each event for its transport ([`Framing`]) and writes it.
 //!
 //! tungstenite reads the socket through [`Wire`], and its own frames (a pong,
 //! the close) go through the same queue, so every byte leaves in order and a
@@ -54,7 +56,7 @@ pub trait Framing: Send + Sync + 'static {
 }
 
 /// The close reason when the server shuts down.
-pub(crate) const GOING_AWAY: &str = "server shutting down";
+const GOING_AWAY: &str = "server shutting down";
 
 struct State {
     /// Frames the kernel has not taken yet; the first may be partly written.
@@ -643,7 +645,20 @@ pub(crate) mod tests {
     use tokio::net::TcpSocket;
 
     use super::*;
-    use crate::realtime::ws::WsFraming;
+
+    /// Each event as its `/ws` text, no farewell.
+    struct Plain;
+    impl Framing for Plain {
+        fn transport(&self) -> &'static str {
+            "test"
+        }
+        fn frame(&self, event: &SharedEvent) -> Option<Bytes> {
+            Some(event.ws_frame())
+        }
+        fn farewell(&self, _: &'static str) -> Vec<Bytes> {
+            Vec::new()
+        }
+    }
 
     /// An outbox on a connection whose other end, returned, reads only when
     /// told (both ends' buffers small, so a few hundred KB fill them).
@@ -656,7 +671,7 @@ pub(crate) mod tests {
         ours.set_send_buffer_size(4096).unwrap();
         let ours = ours.connect(listener.local_addr().unwrap()).await.unwrap();
         let (theirs, _) = listener.accept().await.unwrap();
-        (Outbox::new(ours, capacity, &WsFraming), theirs)
+        (Outbox::new(ours, capacity, &Plain), theirs)
     }
 
     fn frame(n: u8) -> Bytes {
