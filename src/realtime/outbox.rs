@@ -646,17 +646,18 @@ pub(crate) mod tests {
 
     use super::*;
 
-    /// Each event as its `/ws` text, no farewell.
-    struct Plain;
-    impl Framing for Plain {
+    /// The tests' transport: each event as its `/ws` text, except `welcome`,
+    /// which its clients do not receive; a close says goodbye in two frames.
+    struct TestFraming;
+    impl Framing for TestFraming {
         fn transport(&self) -> &'static str {
             "test"
         }
         fn frame(&self, event: &SharedEvent) -> Option<Bytes> {
-            Some(event.ws_frame())
+            Some(event.ws_frame()).filter(|frame| !frame.starts_with(b"{\"event\":\"welcome\""))
         }
-        fn farewell(&self, _: &'static str) -> Vec<Bytes> {
-            Vec::new()
+        fn farewell(&self, reason: &'static str) -> Vec<Bytes> {
+            vec![Bytes::from(reason), Bytes::from_static(b"bye")]
         }
     }
 
@@ -671,7 +672,7 @@ pub(crate) mod tests {
         ours.set_send_buffer_size(4096).unwrap();
         let ours = ours.connect(listener.local_addr().unwrap()).await.unwrap();
         let (theirs, _) = listener.accept().await.unwrap();
-        (Outbox::new(ours, capacity, &Plain), theirs)
+        (Outbox::new(ours, capacity, &TestFraming), theirs)
     }
 
     fn frame(n: u8) -> Bytes {
@@ -849,25 +850,10 @@ pub(crate) mod tests {
         assert_eq!(outbox.queued(), 4, "the large frame, 0, then the notice's 1 and 2");
     }
 
-    /// Frames only what it is told to, and says goodbye in two frames.
-    struct Picky;
-    impl Framing for Picky {
-        fn transport(&self) -> &'static str {
-            "test"
-        }
-        fn frame(&self, event: &SharedEvent) -> Option<Bytes> {
-            Some(event.ws_frame()).filter(|frame| frame.starts_with(b"{\"event\":\"server_shutdown\""))
-        }
-        fn farewell(&self, reason: &'static str) -> Vec<Bytes> {
-            vec![Bytes::from(reason), Bytes::from_static(b"bye")]
-        }
-    }
-
     #[tokio::test]
     async fn a_delivery_goes_out_in_the_transports_framing_and_a_close_with_its_farewell() {
         use crate::protocol::{Outgoing, ServerEvent};
-        let (ours, mut client) = outbox_to_a_client_that_does_not_read(4).await;
-        let outbox = Outbox::new(Arc::into_inner(ours).unwrap().stream, 4, &Picky);
+        let (outbox, mut client) = outbox_to_a_client_that_does_not_read(4).await;
         let (framed, skipped) = (Outgoing::new(ServerEvent::shutdown()), Outgoing::new(ServerEvent::welcome("u1")));
         let handle: Arc<dyn Outbound> = outbox.clone();
         handle.deliver(&skipped).unwrap();
