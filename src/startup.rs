@@ -194,11 +194,11 @@ impl Application {
             ));
         let front = crate::http::front::service(state.clone(), service);
         crate::realtime::socketio::register(&io);
-        let checkpointer = crate::db::checkpoint::spawn(
-            &state.db,
-            state.store.write_gate(),
-            crate::db::pool::sqlite_file(&state.settings.database.url),
-        );
+        let checkpointer =
+            match (state.store.checkpoint_due(), crate::db::pool::sqlite_file(&state.settings.database.url)) {
+                (Some(due), Some(file)) => crate::db::checkpoint::spawn(&state.db, due, file),
+                _ => None,
+            };
         let expiry_sweeper = state.sessions.registry().spawn_expiry_sweeper();
 
         // Told to finish (`true`) at shutdown; every HTTP connection holds a

@@ -8,23 +8,32 @@
 //! of commits it never catches up either: frames committed while it copies stay
 //! behind, the WAL is never restarted and grows by every commit (measured: 15 MB
 //! a second at 500 messages/s, each append growing the file) until a blocking
-//! truncate empties it. So each round works in three steps while messages keep
-//! being stored: a passive pass copies the bulk into the database file, then
-//! the file is synced here (SQLite syncs it only in a pass that reaches the
-//! WAL's end, which under load the first never does). Last, with the message
-//! store's [`WriteGate`] closed, a second pass copies the few frames committed
-//! meanwhile and syncs what little is left. The WAL is then wholly copied, and
-//! the next commit writes it again from its start: it stays the size of a
-//! second of writes, on blocks already allocated.
+//! truncate empties it. So each round works in two steps while messages keep
+//! being stored. Here, a passive pass copies the bulk into the database file,
+//! and then the database file and the WAL are synced (SQLite syncs the first
+//! only in a pass that reaches the WAL's end, which under load this one never
+//! does, and with `synchronous = NORMAL` no commit syncs the WAL). Then the
+//! message store's SQLite writer, which commits every message, finishes the
+//! checkpoint between two of its rounds ([`finish`]): nothing commits messages
+//! meanwhile, so its pass copies the few frames committed since and reaches
+//! the WAL's end, and its own syncs find little left to flush. The WAL is then
+//! wholly copied, and the next commit writes it again from its start: it stays
+//! the size of a second of writes, on blocks already allocated.
+//!
+//! The last pass runs on the writer's thread, not here behind a lock that every
+//! commit of every backend would have to pass: commits wait for the pass
+//! alone. That pause is its syncs (~0.3-2 ms each, two of them) and, on a busy
+//! machine, waiting for a core: 3-5 ms once a second at 100k deliveries/s on 2
+//! cores (docs/benchmarks.md), as long as when a lock held the writer back.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::QueryableByName;
 use diesel::sql_types::Integer;
+use diesel::{QueryableByName, SqliteConnection};
 use diesel_async::RunQueryDsl;
-use tokio::sync::{RwLock, RwLockReadGuard};
 use tokio::task::JoinHandle;
 
 use super::DbPool;
@@ -34,26 +43,21 @@ const EVERY: Duration = Duration::from_secs(1);
 /// A WAL that checkpoints cannot restart (readers kept it in use) is truncated
 /// by a blocking checkpoint past this many pages (~100 MB of 4 KiB pages).
 const TRUNCATE_ABOVE_PAGES: i32 = 25_000;
-/// How long the second pass waits for the store's commit in progress. Longer
-/// means a commit waits on the connection this checkpoint holds (a pool of
-/// one): the second pass is skipped that round rather than stall sends.
-const GATE_WAIT: Duration = Duration::from_millis(50);
 
-/// Held by the message store while it commits; the checkpointer closes it for
-/// its short second pass. Every other backend's store holds it too, and nobody
-/// ever closes it there.
+/// Set here once the bulk of the WAL is copied and synced; taken by the
+/// message store's SQLite writer, which then finishes the checkpoint.
 #[derive(Clone, Default)]
-pub struct WriteGate(Arc<RwLock<()>>);
+pub struct CheckpointDue(Arc<AtomicBool>);
 
-impl WriteGate {
-    /// Waits while a checkpoint's second pass runs (a few milliseconds).
-    pub async fn enter(&self) -> RwLockReadGuard<'_, ()> {
-        self.0.read().await
+impl CheckpointDue {
+    /// Whether a checkpoint waits for its last pass; a second call says no
+    /// until the next round's bulk is copied.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
     }
 
-    /// [`WriteGate::enter`] for a thread outside the runtime (SQLite's writer).
-    pub fn enter_blocking(&self) -> RwLockReadGuard<'_, ()> {
-        self.0.blocking_read()
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -64,8 +68,9 @@ struct Checkpoint {
     log: i32,
 }
 
-/// Starts the checkpointer when the pool is SQLite's; `file` is its database file.
-pub fn spawn(pool: &DbPool, gate: WriteGate, file: Option<PathBuf>) -> Option<JoinHandle<()>> {
+/// Starts the checkpointer of SQLite's database `file`, whose message store
+/// finishes each checkpoint when `due` says so.
+pub fn spawn(pool: &DbPool, due: CheckpointDue, file: PathBuf) -> Option<JoinHandle<()>> {
     let DbPool::Sqlite(_) = pool else { return None };
     let pool = pool.clone();
     Some(tokio::spawn(async move {
@@ -73,16 +78,14 @@ pub fn spawn(pool: &DbPool, gate: WriteGate, file: Option<PathBuf>) -> Option<Jo
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if let Err(error) = round(&pool, &gate, file.as_ref()).await {
+            if let Err(error) = round(&pool, &due, &file).await {
                 tracing::warn!(%error, "sqlite checkpoint failed");
             }
         }
     }))
 }
 
-async fn round(pool: &DbPool, gate: &WriteGate, file: Option<&PathBuf>) -> Result<(), crate::error::Error> {
-    // Taken before the gate closes: the commits it pauses never wait on the
-    // pool for this checkpoint.
+async fn round(pool: &DbPool, due: &CheckpointDue, file: &Path) -> Result<(), crate::error::Error> {
     let mut conn = pool.get().await?;
     let bulk = checkpoint(&mut conn, "PASSIVE").await?;
     // An empty WAL, or none. (`checkpointed == log` does not mean the pass
@@ -91,26 +94,44 @@ async fn round(pool: &DbPool, gate: &WriteGate, file: Option<&PathBuf>) -> Resul
     if bulk.log <= 0 {
         return Ok(());
     }
-    if let Some(file) = file.cloned() {
-        let synced = tokio::task::spawn_blocking(move || std::fs::File::open(file)?.sync_data()).await;
-        if let Ok(Err(error)) = synced {
-            tracing::debug!(%error, "sqlite database file not synced before the checkpoint's second pass");
+    let file = file.to_owned();
+    match tokio::task::spawn_blocking(move || sync_ahead(&file)).await {
+        Ok(Ok(())) => due.set(),
+        // Nothing is lost: the last pass syncs what it must itself, only longer.
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "sqlite files not synced ahead of the checkpoint's last pass");
+            due.set();
         }
+        Err(_) => {}
     }
-    let rest = {
-        let Ok(_closed) = tokio::time::timeout(GATE_WAIT, gate.0.write()).await else {
-            return Ok(());
-        };
-        let paused = Instant::now();
-        let rest = checkpoint(&mut conn, "PASSIVE").await;
-        metrics::histogram!(crate::metrics::DB_SECONDS, "op" => "checkpoint_pause")
-            .record(paused.elapsed().as_secs_f64());
-        rest?
-    };
-    if rest.log > TRUNCATE_ABOVE_PAGES {
+    if bulk.log > TRUNCATE_ABOVE_PAGES {
         checkpoint(&mut conn, "TRUNCATE").await?;
     }
     Ok(())
+}
+
+/// Syncs the database file, then the WAL, so that the last pass's own syncs
+/// (the WAL's before it copies, the database file's after) find only what was
+/// written since: an fsync costs what it flushes.
+fn sync_ahead(file: &Path) -> std::io::Result<()> {
+    std::fs::File::open(file)?.sync_data()?;
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::File::open(wal)?.sync_data()
+}
+
+/// The checkpoint's last pass, on the message store's SQLite writer between
+/// two rounds: it copies what the bulk pass left and, reaching the WAL's end,
+/// lets the next commit restart the WAL. Commits wait for it: its length is
+/// recorded as `checkpoint_pause`.
+pub fn finish(connection: &mut SqliteConnection) {
+    let paused = Instant::now();
+    let query = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)");
+    let pass = diesel::RunQueryDsl::get_result::<Checkpoint>(query, connection);
+    metrics::histogram!(crate::metrics::DB_SECONDS, "op" => "checkpoint_pause").record(paused.elapsed().as_secs_f64());
+    if let Err(error) = pass {
+        tracing::warn!(%error, "sqlite checkpoint's last pass failed");
+    }
 }
 
 /// Runs one checkpoint pass.

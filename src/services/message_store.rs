@@ -19,7 +19,7 @@ use diesel::SqliteConnection;
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::db::checkpoint::WriteGate;
+use crate::db::checkpoint::{self, CheckpointDue};
 use crate::db::room_models::MessageRow;
 use crate::db::{BackendKind, DbConn, DbPool, messages, rooms};
 use crate::error::{Error, is_unique_violation};
@@ -53,7 +53,8 @@ struct Job {
 pub struct MessageStore {
     jobs: mpsc::Sender<Job>,
     stats: Arc<Counters>,
-    gate: WriteGate,
+    /// SQLite's writer finishes the checkpoints this says are due.
+    checkpoint_due: Option<CheckpointDue>,
 }
 
 /// What this store has done, for `/health/supervisor` (per server, unlike the
@@ -88,31 +89,34 @@ impl MessageStore {
     /// backends get `writers` tasks on the pool: several let PostgreSQL and
     /// MySQL commit one round while preparing the next.
     pub fn start(db: DbPool, writers: usize, sqlite_file: Option<&Path>) -> Result<Self, String> {
-        let gate = WriteGate::default();
         let (jobs, queued) = mpsc::channel(QUEUE);
         let stats = Arc::new(Counters::default());
-        match (db.kind(), sqlite_file) {
+        let checkpoint_due = match (db.kind(), sqlite_file) {
             (BackendKind::Sqlite, Some(file)) => {
                 let connection = crate::db::pool::establish_sqlite_writer(file).map_err(|error| error.to_string())?;
-                let (stats, gate) = (stats.clone(), gate.clone());
+                let (stats, due) = (stats.clone(), CheckpointDue::default());
+                let writer_due = due.clone();
                 std::thread::Builder::new()
                     .name("sqlite-store".into())
-                    .spawn(move || sqlite_writer(connection, queued, &stats, &gate))
+                    .spawn(move || sqlite_writer(connection, queued, &stats, &writer_due))
                     .map_err(|error| error.to_string())?;
+                Some(due)
             }
             _ => {
                 let queued = Arc::new(Mutex::new(queued));
                 for _ in 0..writers.max(1) {
-                    tokio::spawn(writer(db.clone(), queued.clone(), stats.clone(), gate.clone()));
+                    tokio::spawn(writer(db.clone(), queued.clone(), stats.clone()));
                 }
+                None
             }
-        }
-        Ok(Self { jobs, stats, gate })
+        };
+        Ok(Self { jobs, stats, checkpoint_due })
     }
 
-    /// What every commit passes, and SQLite's checkpointer closes for a moment.
-    pub fn write_gate(&self) -> WriteGate {
-        self.gate.clone()
+    /// Where SQLite's checkpointer says its last pass is due (`db::checkpoint`);
+    /// `None` for the other backends.
+    pub fn checkpoint_due(&self) -> Option<CheckpointDue> {
+        self.checkpoint_due.clone()
     }
 
     pub fn stats(&self) -> StoreStats {
@@ -157,14 +161,13 @@ fn gather(first: Job, queued: &mut mpsc::Receiver<Job>) -> Vec<Job> {
 
 /// PostgreSQL's and MySQL's writers: tasks sharing the queue, each committing
 /// a round on a pooled connection, checked at checkout the way the pool checks them.
-async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<Counters>, gate: WriteGate) {
+async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<Counters>) {
     loop {
         let round = {
             let mut queued = queued.lock().await;
             let Some(first) = queued.recv().await else { return };
             gather(first, &mut queued)
         };
-        let _open = gate.enter().await;
         let started = Instant::now();
         let outcome = commit(&db, &round).await;
         for job in settle_round(round, outcome, started, &stats) {
@@ -179,16 +182,16 @@ async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<
 /// connection throws its page cache away whenever another wrote since it last
 /// did, so a writer taking whichever pooled connection is free would read back
 /// the pages it just wrote at every round (a third of the store's CPU, perf).
-/// It ends when the store is dropped.
+/// Between two rounds it finishes the WAL checkpoint when one is due. It ends
+/// when the store is dropped.
 fn sqlite_writer(
     mut connection: SqliteConnection,
     mut queued: mpsc::Receiver<Job>,
     stats: &Counters,
-    gate: &WriteGate,
+    checkpoint_due: &CheckpointDue,
 ) {
     while let Some(first) = queued.blocking_recv() {
         let round = gather(first, &mut queued);
-        let _open = gate.enter_blocking();
         // A panic (a driver bug) fails this round's sends, not every later one.
         let stored = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let started = Instant::now();
@@ -200,6 +203,10 @@ fn sqlite_writer(
         }));
         if stored.is_err() {
             tracing::error!("message store round panicked: its sends are refused");
+        }
+        // After the round's answers: its rooms deliver while this runs.
+        if checkpoint_due.take() {
+            checkpoint::finish(&mut connection);
         }
     }
 }

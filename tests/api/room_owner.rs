@@ -225,3 +225,56 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
     }
     assert!(main_size() > before, "the messages never left the WAL: {before} bytes -> {}", main_size());
 }
+
+/// Under a steady stream of commits from several rooms (the store's writer is
+/// never idle for long), each checkpoint still reaches the WAL's end, so the
+/// WAL is restarted (its header's checkpoint counter advances) rather than
+/// growing by every commit until a blocking truncate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_restarts_under_a_steady_stream_of_sends() {
+    let backend = Backend { db: crate::helpers::Db::Sqlite, redis: false };
+    let app = spawn!(backend, |s| {
+        s.limits.messages_max = 1_000_000;
+        s.realtime.events_per_minute = 1_000_000;
+    });
+    let wal = format!("{}-wal", app.settings.database.url.trim_start_matches("sqlite:"));
+    // The WAL header's checkpoint sequence number: SQLite adds one at every restart.
+    let restarts = || {
+        let header = std::fs::read(&wal).unwrap_or_default();
+        header.get(12..16).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]])).unwrap_or(0)
+    };
+    const ROOMS: usize = 4;
+    let mut senders = Vec::new();
+    for n in 0..ROOMS {
+        let user = app.register(&format!("steady{n}")).await;
+        let room = room_of(&app, &user).await;
+        let mut client = WsClient::connect(&app, &user.token).await;
+        client.ok("join_room", json!({"roomId": room})).await;
+        senders.push((room, client));
+    }
+    let before = restarts();
+    let streaming = senders.into_iter().map(|(room, mut client)| {
+        tokio::spawn(async move {
+            let until = tokio::time::Instant::now() + std::time::Duration::from_millis(3500);
+            let mut sent = 0;
+            while tokio::time::Instant::now() < until {
+                let mut acks = Vec::new();
+                for _ in 0..20 {
+                    let content = format!("{sent} {}", "x".repeat(500));
+                    acks.push(client.emit_acked("send_message", json!({"roomId": room, "content": content})).await);
+                    sent += 1;
+                }
+                for ack in acks {
+                    let answer = client.answer(ack).await;
+                    assert_eq!(answer["status"], "success", "{answer}");
+                }
+            }
+            sent
+        })
+    });
+    let mut sent = 0;
+    for stream in streaming.collect::<Vec<_>>() {
+        sent += stream.await.unwrap();
+    }
+    assert!(restarts() > before, "the WAL was never restarted while {sent} messages were stored");
+}
