@@ -50,6 +50,22 @@ pub async fn find_by_client_ids(
         .await)
 }
 
+/// Sender and client id of the messages of these senders carrying any of these
+/// client ids: the keys already taken (a superset of the pairs wanted; the
+/// caller matches pairs).
+pub async fn taken_client_ids(
+    conn: &mut DbConn<'_>,
+    sender_ids: &[&str],
+    client_msg_ids: &[&str],
+) -> QueryResult<Vec<(String, Option<String>)>> {
+    dispatch!(conn, |c| messages::table
+        .filter(messages::sender_id.eq_any(sender_ids))
+        .filter(messages::client_msg_id.eq_any(client_msg_ids))
+        .select((messages::sender_id, messages::client_msg_id))
+        .load(c)
+        .await)
+}
+
 /// Offset paging, newest first.
 pub async fn page(conn: &mut DbConn<'_>, room_id: &str, offset: i64, limit: i64) -> QueryResult<Vec<MessageRow>> {
     dispatch!(conn, |c| messages::table

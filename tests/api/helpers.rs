@@ -397,3 +397,30 @@ macro_rules! spawn {
         }
     };
 }
+
+/// A room's row locked from outside the server, in an open transaction of a
+/// connection of its own: the server's next commit of that room's messages
+/// waits until [`RoomLock::release`] (on SQLite every write waits: its lock
+/// is the whole database's).
+pub struct RoomLock {
+    conn: rtchat::db::pool::PooledConn,
+    _pool: rtchat::db::DbPool,
+}
+
+impl RoomLock {
+    pub async fn take(app: &TestApp, room_id: &str) -> Self {
+        let pool = rtchat::db::DbPool::connect(&app.settings.database).await.expect("a pool of the test's database");
+        let mut conn = pool.get().await.expect("a connection");
+        let touch = format!("UPDATE rooms SET last_seq = last_seq WHERE id = '{room_id}'");
+        for statement in ["BEGIN", touch.as_str()] {
+            let mut c = conn.conn();
+            rtchat::dispatch!(&mut c, |c| diesel::sql_query(statement).execute(c).await).expect(statement);
+        }
+        Self { conn, _pool: pool }
+    }
+
+    pub async fn release(mut self) {
+        let mut c = self.conn.conn();
+        rtchat::dispatch!(&mut c, |c| diesel::sql_query("COMMIT").execute(c).await).expect("COMMIT");
+    }
+}

@@ -15,6 +15,7 @@ backend_matrix!(
     concurrent_leaves_always_leave_an_admin,
     quiet_rooms_share_commits_and_stay_gap_free,
     a_pipelining_client_is_answered_in_order,
+    a_taken_key_fails_its_own_batch_not_the_rooms_it_shares_a_commit_with,
 );
 
 async fn room_of(app: &TestApp, owner: &User) -> String {
@@ -193,6 +194,63 @@ async fn a_pipelining_client_is_answered_in_order(backend: Backend) {
     let rounds = after["rounds"].as_u64().unwrap() - before["rounds"].as_u64().unwrap();
     // One client's pipelined sends form batches: far fewer commits than messages.
     assert!(rounds < 50, "100 pipelined sends took {rounds} commits");
+}
+
+/// A clientMsgId the room does not know is taken (here: used before in another
+/// room) fails its own batch only: the others of its commit are stored
+/// together in one more commit, not batch by batch, and the reused key is
+/// refused with its reason.
+async fn a_taken_key_fails_its_own_batch_not_the_rooms_it_shares_a_commit_with(backend: Backend) {
+    let app = spawn!(backend, |s| s.database.store_writers = 1);
+    let alice = app.register("alice").await;
+    let first = room_of(&app, &alice).await;
+    let mut a = WsClient::connect(&app, &alice.token).await;
+    a.ok("join_room", json!({"roomId": first})).await;
+    a.ok("send_message", json!({"roomId": first, "content": "once", "clientMsgId": "k1"})).await;
+    let second = room_of(&app, &alice).await;
+    a.ok("join_room", json!({"roomId": second})).await;
+    let mut others = Vec::new();
+    for name in ["blocker", "carol", "dave"] {
+        let user = app.register(name).await;
+        let room = room_of(&app, &user).await;
+        let mut client = WsClient::connect(&app, &user.token).await;
+        client.ok("join_room", json!({"roomId": room})).await;
+        others.push((room, client));
+    }
+    let store = || async { app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone() };
+    let before = store().await;
+
+    // The blocker's commit waits on a lock held here, so the sends after it
+    // queue up and are gathered into one round, the reused key among them.
+    let blocker_room = others[0].0.clone();
+    let lock = crate::helpers::RoomLock::take(&app, &blocker_room).await;
+    let blocked = others[0].1.emit_acked("send_message", json!({"roomId": blocker_room, "content": "b"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let reused = a.emit_acked("send_message", json!({"roomId": second, "content": "again", "clientMsgId": "k1"})).await;
+    let mut fresh = Vec::new();
+    for (room, client) in &mut others[1..] {
+        fresh.push(client.emit_acked("send_message", json!({"roomId": room, "content": "fresh"})).await);
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store().await["queued"].as_u64().unwrap() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    lock.release().await;
+
+    assert_eq!(others[0].1.answer(blocked).await["status"], "success");
+    let refused = a.answer(reused).await;
+    assert_eq!(refused["status"], "error", "{refused}");
+    assert_eq!(refused["code"], "CONFLICT", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("another room"), "{refused}");
+    for ((_, client), ack) in others[1..].iter_mut().zip(fresh) {
+        let answer = client.answer(ack).await;
+        assert_eq!(answer["status"], "success", "{answer}");
+    }
+    let after = store().await;
+    let delta = |key: &str| after[key].as_u64().unwrap() - before[key].as_u64().unwrap();
+    assert_eq!(delta("rows"), 3, "{before} -> {after}");
+    // Batch by batch, the three stored batches would have taken three commits.
+    assert!(delta("rounds") < 3, "the other batches were stored one by one: {before} -> {after}");
 }
 
 /// SQLite's WAL is checkpointed by the server in the background (commits never

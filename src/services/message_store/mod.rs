@@ -9,21 +9,22 @@
 //! rows (`UPDATE rooms SET last_seq = last_seq + n`), so it is gap-free and safe
 //! when several nodes write to one room.
 
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use diesel::SqliteConnection;
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::db::checkpoint::{self, CheckpointDue};
+use crate::db::checkpoint::CheckpointDue;
 use crate::db::room_models::MessageRow;
 use crate::db::{BackendKind, DbConn, DbPool, messages, rooms};
 use crate::error::{Error, is_unique_violation};
 use crate::transaction;
+
+mod clashes;
+mod sqlite;
 
 /// Rows stored in one transaction at most (bounded so one round stays short).
 const MAX_ROUND_ROWS: usize = 2_000;
@@ -98,7 +99,7 @@ impl MessageStore {
                 let writer_due = due.clone();
                 std::thread::Builder::new()
                     .name("sqlite-store".into())
-                    .spawn(move || sqlite_writer(connection, queued, &stats, &writer_due))
+                    .spawn(move || sqlite::writer(connection, queued, &stats, &writer_due))
                     .map_err(|error| error.to_string())?;
                 Some(due)
             }
@@ -170,50 +171,42 @@ async fn writer(db: DbPool, queued: Arc<Mutex<mpsc::Receiver<Job>>>, stats: Arc<
         };
         let started = Instant::now();
         let outcome = commit(&db, &round).await;
-        for job in settle_round(round, outcome, started, &stats) {
+        let clashed = settle_round(round, outcome, started, &stats);
+        for job in store_clashed(&db, clashed, &stats).await {
             let outcome = commit(&db, std::slice::from_ref(&job)).await;
             settle_alone(job, outcome, &stats);
         }
     }
 }
 
-/// SQLite's writer, on its own thread: SQLite writes one transaction at a
-/// time, and its driver is synchronous. It keeps its connection for good: a
-/// connection throws its page cache away whenever another wrote since it last
-/// did, so a writer taking whichever pooled connection is free would read back
-/// the pages it just wrote at every round (a third of the store's CPU, perf).
-/// Between two rounds it finishes the WAL checkpoint when one is due. It ends
-/// when the store is dropped.
-fn sqlite_writer(
-    mut connection: SqliteConnection,
-    mut queued: mpsc::Receiver<Job>,
-    stats: &Counters,
-    checkpoint_due: &CheckpointDue,
-) {
-    while let Some(first) = queued.blocking_recv() {
-        let round = gather(first, &mut queued);
-        // A panic (a driver bug) fails this round's sends, not every later one.
-        let stored = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let started = Instant::now();
-            let outcome = commit_sqlite(&mut connection, &round);
-            for job in settle_round(round, outcome, started, stats) {
-                let outcome = commit_sqlite(&mut connection, std::slice::from_ref(&job));
-                settle_alone(job, outcome, stats);
-            }
-        }));
-        if stored.is_err() {
-            tracing::error!("message store round panicked: its sends are refused");
-        }
-        // After the round's answers: its rooms deliver while this runs.
-        if checkpoint_due.take() {
-            checkpoint::finish(&mut connection);
-        }
+/// A round that hit a duplicate key, committed again without the batches
+/// whose keys are taken ([`clashes`]). Gives back what is left to store batch
+/// by batch: the whole round when the keys could not be looked up, or what
+/// clashed again (another writer stored one of its keys meanwhile).
+async fn store_clashed(db: &DbPool, clashed: Vec<Job>, stats: &Counters) -> Vec<Job> {
+    if clashed.is_empty() {
+        return clashed;
     }
+    let taken = {
+        let (senders, ids) = clashes::keys(&clashed);
+        match db.get().await {
+            Ok(mut pooled) => messages::taken_client_ids(&mut pooled.conn(), &senders, &ids).await.ok(),
+            Err(_) => None,
+        }
+    };
+    let Some(taken) = taken else { return clashed };
+    let rest = clashes::answer_clashing(clashed, &taken);
+    if rest.is_empty() {
+        return rest;
+    }
+    let started = Instant::now();
+    let outcome = commit(db, &rest).await;
+    settle_round(rest, outcome, started, stats)
 }
 
-/// Answers a round's batches from its outcome. A round that hit a duplicate key
-/// is handed back, batch by batch, to be stored alone: the key belongs to one
-/// batch, which must not take the others down. Anything else (the database is
+/// Answers a round's batches from its outcome. A round of several batches that
+/// hit a duplicate key is handed back, to be split ([`clashes`]): the key belongs
+/// to one batch, which must not take the others down. Anything else (the database is
 /// down) would fail each batch again, so every batch gets the same refusal.
 fn settle_round(
     round: Vec<Job>,
@@ -287,11 +280,6 @@ async fn commit(db: &DbPool, round: &[Job]) -> Result<Vec<Stored>, StoreError> {
     outcome(transaction!(&mut conn, |c| store(c, batches).await))
 }
 
-/// [`commit`] on SQLite's writer connection.
-fn commit_sqlite(connection: &mut SqliteConnection, round: &[Job]) -> Result<Vec<Stored>, StoreError> {
-    outcome(sqlite::store(connection, batches(round)))
-}
-
 /// A batch whose room is gone is answered alone; a duplicate key is told apart;
 /// any other failure fails the round.
 fn outcome(stored: diesel::QueryResult<Vec<Option<Vec<MessageRow>>>>) -> Result<Vec<Stored>, StoreError> {
@@ -332,40 +320,5 @@ fn number(rows: &mut [MessageRow], last: i64) {
     let first = last - rows.len() as i64 + 1;
     for (offset, row) in rows.iter_mut().enumerate() {
         row.seq = first + offset as i64;
-    }
-}
-
-/// [`store`] on a plain (synchronous) SQLite connection, in its own transaction.
-mod sqlite {
-    use diesel::prelude::*;
-
-    use super::number;
-    use crate::db::room_models::MessageRow;
-    use crate::db::schema::{messages, rooms};
-
-    pub fn store(
-        c: &mut SqliteConnection,
-        batches: Vec<(String, Vec<MessageRow>)>,
-    ) -> QueryResult<Vec<Option<Vec<MessageRow>>>> {
-        c.transaction(|c| {
-            let mut stored = Vec::with_capacity(batches.len());
-            for (room_id, mut rows) in batches {
-                let last: Option<i64> = diesel::update(rooms::table.find(&room_id))
-                    .set(rooms::last_seq.eq(rooms::last_seq + rows.len() as i64))
-                    .returning(rooms::last_seq)
-                    .get_result(c)
-                    .optional()?;
-                let Some(last) = last else {
-                    stored.push(None);
-                    continue;
-                };
-                number(&mut rows, last);
-                for row in &rows {
-                    diesel::insert_into(messages::table).values(row).execute(c)?;
-                }
-                stored.push(Some(rows));
-            }
-            Ok(stored)
-        })
     }
 }
