@@ -8,6 +8,9 @@
 //! `seq` stays assigned by the database, inside the transaction that stores the
 //! rows (`UPDATE rooms SET last_seq = last_seq + n`), so it is gap-free and safe
 //! when several nodes write to one room.
+//!
+//! SQLite's writer is a thread of its own (`sqlite.rs`); a round that hits a
+//! taken `clientMsgId` is split so the key fails only its own batch (`clashes.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -229,7 +232,7 @@ fn settle_round(
             Vec::new()
         }
         Err(StoreError::Duplicate) if round.len() > 1 => {
-            tracing::debug!(batches = round.len(), "round hit a duplicate key: storing its batches one by one");
+            tracing::debug!(batches = round.len(), "round hit a duplicate key: storing it again without the batches that clash");
             round
         }
         Err(StoreError::Failed(error)) => {
