@@ -232,7 +232,10 @@ fn settle_round(
             Vec::new()
         }
         Err(StoreError::Duplicate) if round.len() > 1 => {
-            tracing::debug!(batches = round.len(), "round hit a duplicate key: storing it again without the batches that clash");
+            tracing::debug!(
+                batches = round.len(),
+                "round hit a duplicate key: storing it again without the batches that clash"
+            );
             round
         }
         Err(StoreError::Failed(error)) => {
