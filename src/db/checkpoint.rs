@@ -23,8 +23,9 @@
 //! The last pass runs on the writer's thread, not here behind a lock that every
 //! commit of every backend would have to pass: commits wait for the pass
 //! alone. That pause is its syncs (~0.3-2 ms each, two of them) and, on a busy
-//! machine, waiting for a core: 3-5 ms once a second at 100k deliveries/s on 2
-//! cores (docs/benchmarks.md), as long as when a lock held the writer back.
+//! machine, waiting for a core: 3-8 ms once a second with 2 busy cores
+//! (docs/benchmarks.md, 2026-12-07), no shorter than when a lock held the
+//! writer back.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,14 +96,13 @@ async fn round(pool: &DbPool, due: &CheckpointDue, file: &Path) -> Result<(), cr
         return Ok(());
     }
     let file = file.to_owned();
-    match tokio::task::spawn_blocking(move || sync_ahead(&file)).await {
-        Ok(Ok(())) => due.set(),
+    let synced = tokio::task::spawn_blocking(move || sync_ahead(&file)).await;
+    if let Ok(Err(error)) = &synced {
         // Nothing is lost: the last pass syncs what it must itself, only longer.
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "sqlite files not synced ahead of the checkpoint's last pass");
-            due.set();
-        }
-        Err(_) => {}
+        tracing::debug!(%error, "sqlite files not synced ahead of the checkpoint's last pass");
+    }
+    if synced.is_ok() {
+        due.set();
     }
     if bulk.log > TRUNCATE_ABOVE_PAGES {
         checkpoint(&mut conn, "TRUNCATE").await?;
