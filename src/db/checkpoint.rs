@@ -12,7 +12,8 @@
 //! being stored. Here, a passive pass copies the bulk into the database file,
 //! and then the database file and the WAL are synced (SQLite syncs the first
 //! only in a pass that reaches the WAL's end, which under load this one never
-//! does, and with `synchronous = NORMAL` no commit syncs the WAL). Then the
+//! does, and with `synchronous = NORMAL` no commit syncs the WAL); a second
+//! passive pass copies what was committed meanwhile. Then the
 //! message store's SQLite writer, which commits every message, finishes the
 //! checkpoint between two of its rounds ([`finish`]): nothing commits messages
 //! meanwhile, so its pass copies the few frames committed since and reaches
@@ -102,6 +103,9 @@ async fn round(pool: &DbPool, due: &CheckpointDue, file: &Path) -> Result<(), cr
         tracing::debug!(%error, "sqlite files not synced ahead of the checkpoint's last pass");
     }
     if synced.is_ok() {
+        // What was committed while the bulk was copied and synced, copied
+        // here too: the writer's pass is left the last few frames.
+        checkpoint(&mut conn, "PASSIVE").await?;
         due.set();
     }
     if bulk.log > TRUNCATE_ABOVE_PAGES {
