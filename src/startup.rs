@@ -130,6 +130,9 @@ impl Application {
             max_sessions: settings.realtime.max_sessions_per_user,
             events_per_minute: settings.realtime.events_per_minute,
         };
+        if cluster.is_none() {
+            take_everyone_offline(&db).await;
+        }
         let leases = cluster.as_ref().map(|c| Arc::new(c.leases.clone()) as Arc<dyn PresenceLeases>);
         let tree = ActorTree::start(db.clone(), services, allowance, leases).await.map_err(StartupError::Actors)?;
         let mut revocations: Arc<dyn RevocationSink> = Arc::new(tree.sessions.registry().clone());
@@ -286,7 +289,7 @@ impl Application {
         // Sessions whose transport closed under them were not told: they leave
         // their rooms and end their presence now.
         state.sessions.stop_all();
-        state.tree.stop();
+        state.tree.stop(grace).await;
         let _ = drain.send(true);
         drop(draining);
         if tokio::time::timeout(grace, drain.closed()).await.is_err() {
@@ -297,6 +300,23 @@ impl Application {
         }
         expiry_sweeper.abort();
         Ok(())
+    }
+}
+
+/// A node alone (no cluster) has no session open yet, anywhere: users an
+/// earlier run left online (it crashed, or was killed before presence stored
+/// their ends) are offline. With a cluster, other nodes' users are online, and
+/// the nodes' leases take a dead node's users offline instead.
+async fn take_everyone_offline(db: &crate::db::DbPool) {
+    let swept = async {
+        let mut pooled = db.get().await?;
+        let mut conn = pooled.conn();
+        Ok::<_, crate::error::Error>(crate::db::users::take_everyone_offline(&mut conn, crate::db::now()).await?)
+    };
+    match swept.await {
+        Ok(0) => {}
+        Ok(users) => tracing::info!(users, "users an earlier run left online are offline"),
+        Err(error) => tracing::warn!(%error, "users an earlier run left online not taken offline"),
     }
 }
 

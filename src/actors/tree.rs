@@ -88,8 +88,24 @@ impl ActorTree {
         TreeSnapshot { root, room_supervisor, session_supervisor, presence, rooms: self.rooms.snapshot() }
     }
 
-    /// Stops the tree (shutdown).
-    pub fn stop(&self) {
+    /// Stops the tree (shutdown) once what the sessions' ends changed is
+    /// stored: every session has left (`Sessions::stop_all` told them), and
+    /// presence has written every change queued before then, so no user of
+    /// this node is left online in the database. Waits `grace` at most.
+    pub async fn stop(&self, grace: Duration) {
+        let settled = async {
+            while self.sessions.registry().sessions() > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Presence answers in mailbox order: after every change before this.
+            let _ = self.presence.call(|reply| PresenceMsg::Stats { reply }, None).await;
+        };
+        if tokio::time::timeout(grace, settled).await.is_err() {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "shutdown: presence changes not all stored within the grace period"
+            );
+        }
         self.root.stop(Some("shutdown".into()));
     }
 }

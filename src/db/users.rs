@@ -55,6 +55,16 @@ pub async fn find_many(conn: &mut DbConn<'_>, ids: &[String]) -> QueryResult<Vec
     dispatch!(conn, |c| users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(c).await)
 }
 
+/// Takes every user still marked online offline, last seen `now`: what a
+/// lone node does at start, when no session can be open anywhere (a crash, or
+/// a kill, left its users online). Answers how many were.
+pub async fn take_everyone_offline(conn: &mut DbConn<'_>, now: chrono::NaiveDateTime) -> QueryResult<usize> {
+    dispatch!(conn, |c| diesel::update(users::table.filter(users::is_online.eq(true)))
+        .set((users::is_online.eq(false), users::last_seen.eq(now)))
+        .execute(c)
+        .await)
+}
+
 /// Online flag and last-seen time, written when a user's first session starts and
 /// when the last one ends.
 pub async fn set_presence(

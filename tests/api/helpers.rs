@@ -79,6 +79,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub client: reqwest::Client,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The server's task, until [`TestApp::stopped`] waits for its end.
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     cleanup: Option<Cleanup>,
 }
 
@@ -157,12 +159,13 @@ impl TestApp {
         let app = Application::build(settings.clone()).await.expect("application starts");
         let address = app.address();
         let shutdown = app.shutdown_handle();
-        tokio::spawn(app.run_until_stopped());
+        let running = std::sync::Mutex::new(Some(tokio::spawn(app.run_until_stopped())));
         Some(Self {
             base: format!("http://{address}"),
             settings,
             client: reqwest::Client::new(),
             shutdown,
+            running,
             cleanup: Some(cleanup),
         })
     }
@@ -177,13 +180,30 @@ impl TestApp {
         let app = Application::build(settings.clone()).await.expect("peer starts");
         let address = app.address();
         let shutdown = app.shutdown_handle();
-        tokio::spawn(app.run_until_stopped());
-        Self { base: format!("http://{address}"), settings, client: reqwest::Client::new(), shutdown, cleanup: None }
+        let running = std::sync::Mutex::new(Some(tokio::spawn(app.run_until_stopped())));
+        Self {
+            base: format!("http://{address}"),
+            settings,
+            client: reqwest::Client::new(),
+            shutdown,
+            running,
+            cleanup: None,
+        }
     }
 
     /// Stops the server as SIGTERM would.
     pub fn stop(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Stops the server and waits until it has finished, as the process
+    /// would before exiting.
+    pub async fn stopped(&self) {
+        self.stop();
+        let running = self.running.lock().unwrap().take();
+        if let Some(running) = running {
+            running.await.expect("the server's task").expect("the server ends cleanly");
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -398,21 +418,30 @@ macro_rules! spawn {
     };
 }
 
-/// A room's row locked from outside the server, in an open transaction of a
-/// connection of its own: the server's next commit of that room's messages
-/// waits until [`RoomLock::release`] (on SQLite every write waits: its lock
-/// is the whole database's).
-pub struct RoomLock {
+/// Rows locked from outside the server, in an open transaction of a
+/// connection of its own: the server's next write of them waits until
+/// [`WriteLock::release`] (on SQLite every write waits: its lock is the whole
+/// database's).
+pub struct WriteLock {
     conn: rtchat::db::pool::PooledConn,
     _pool: rtchat::db::DbPool,
 }
 
-impl RoomLock {
-    pub async fn take(app: &TestApp, room_id: &str) -> Self {
+impl WriteLock {
+    /// A room's row: the server's next commit of its messages waits.
+    pub async fn on_room(app: &TestApp, room_id: &str) -> Self {
+        Self::take(app, &format!("UPDATE rooms SET last_seq = last_seq WHERE id = '{room_id}'")).await
+    }
+
+    /// The rows of the users whose names start with `prefix`.
+    pub async fn on_users(app: &TestApp, prefix: &str) -> Self {
+        Self::take(app, &format!("UPDATE users SET is_online = is_online WHERE username LIKE '{prefix}%'")).await
+    }
+
+    async fn take(app: &TestApp, touch: &str) -> Self {
         let pool = rtchat::db::DbPool::connect(&app.settings.database).await.expect("a pool of the test's database");
         let mut conn = pool.get().await.expect("a connection");
-        let touch = format!("UPDATE rooms SET last_seq = last_seq WHERE id = '{room_id}'");
-        for statement in ["BEGIN", touch.as_str()] {
+        for statement in ["BEGIN", touch] {
             let mut c = conn.conn();
             rtchat::dispatch!(&mut c, |c| diesel::sql_query(statement).execute(c).await).expect(statement);
         }

@@ -18,6 +18,7 @@ mod limits;
 mod loadtest;
 mod messages;
 mod openapi;
+mod presence;
 mod realtime;
 mod revocation;
 mod room_owner;

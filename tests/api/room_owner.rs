@@ -23,6 +23,15 @@ async fn room_of(app: &TestApp, owner: &User) -> String {
     room["id"].as_str().unwrap().to_string()
 }
 
+/// A newly registered user, connected over `/ws` and joined to a room of its own.
+async fn owner_in_own_room(app: &TestApp, name: &str) -> (User, String, WsClient) {
+    let user = app.register(name).await;
+    let room = room_of(app, &user).await;
+    let mut client = WsClient::connect(app, &user.token).await;
+    client.ok("join_room", json!({"roomId": room})).await;
+    (user, room, client)
+}
+
 async fn rest_membership_and_settings_changes_reach_connected_members(backend: Backend) {
     let app = spawn!(backend);
     let alice = app.register("alice").await;
@@ -140,11 +149,7 @@ async fn quiet_rooms_share_commits_and_stay_gap_free(backend: Backend) {
     const EACH: usize = 5;
     let mut senders = Vec::new();
     for n in 0..ROOMS {
-        let user = app.register(&format!("quiet{n}")).await;
-        let room = room_of(&app, &user).await;
-        let mut client = WsClient::connect(&app, &user.token).await;
-        client.ok("join_room", json!({"roomId": room})).await;
-        senders.push((user, room, client));
+        senders.push(owner_in_own_room(&app, &format!("quiet{n}")).await);
     }
     let before = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone();
     // Every room's sends go out before any answer is read.
@@ -176,10 +181,7 @@ async fn quiet_rooms_share_commits_and_stay_gap_free(backend: Backend) {
 /// messages are stored in that order (a session never blocks on a store).
 async fn a_pipelining_client_is_answered_in_order(backend: Backend) {
     let app = spawn!(backend, |s| s.limits.messages_max = 1000);
-    let alice = app.register("alice").await;
-    let room = room_of(&app, &alice).await;
-    let mut a = WsClient::connect(&app, &alice.token).await;
-    a.ok("join_room", json!({"roomId": room})).await;
+    let (_alice, room, mut a) = owner_in_own_room(&app, "alice").await;
     let before = app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone();
     let mut acks = Vec::new();
     for n in 0..100 {
@@ -202,19 +204,13 @@ async fn a_pipelining_client_is_answered_in_order(backend: Backend) {
 /// refused with its reason.
 async fn a_taken_key_fails_its_own_batch_not_the_rooms_it_shares_a_commit_with(backend: Backend) {
     let app = spawn!(backend, |s| s.database.store_writers = 1);
-    let alice = app.register("alice").await;
-    let first = room_of(&app, &alice).await;
-    let mut a = WsClient::connect(&app, &alice.token).await;
-    a.ok("join_room", json!({"roomId": first})).await;
+    let (alice, first, mut a) = owner_in_own_room(&app, "alice").await;
     a.ok("send_message", json!({"roomId": first, "content": "once", "clientMsgId": "k1"})).await;
     let second = room_of(&app, &alice).await;
     a.ok("join_room", json!({"roomId": second})).await;
     let mut others = Vec::new();
     for name in ["blocker", "carol", "dave"] {
-        let user = app.register(name).await;
-        let room = room_of(&app, &user).await;
-        let mut client = WsClient::connect(&app, &user.token).await;
-        client.ok("join_room", json!({"roomId": room})).await;
+        let (_, room, client) = owner_in_own_room(&app, name).await;
         others.push((room, client));
     }
     let store = || async { app.get("/health/supervisor", Some(OPERATOR_TOKEN)).await.body["messageStore"].clone() };
@@ -223,7 +219,7 @@ async fn a_taken_key_fails_its_own_batch_not_the_rooms_it_shares_a_commit_with(b
     // The blocker's commit waits on a lock held here, so the sends after it
     // queue up and are gathered into one round, the reused key among them.
     let blocker_room = others[0].0.clone();
-    let lock = crate::helpers::RoomLock::take(&app, &blocker_room).await;
+    let lock = crate::helpers::WriteLock::on_room(&app, &blocker_room).await;
     let blocked = others[0].1.emit_acked("send_message", json!({"roomId": blocker_room, "content": "b"})).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let reused = a.emit_acked("send_message", json!({"roomId": second, "content": "again", "clientMsgId": "k1"})).await;
@@ -304,10 +300,7 @@ async fn sqlite_wal_restarts_under_a_steady_stream_of_sends() {
     const ROOMS: usize = 4;
     let mut senders = Vec::new();
     for n in 0..ROOMS {
-        let user = app.register(&format!("steady{n}")).await;
-        let room = room_of(&app, &user).await;
-        let mut client = WsClient::connect(&app, &user.token).await;
-        client.ok("join_room", json!({"roomId": room})).await;
+        let (_, room, client) = owner_in_own_room(&app, &format!("steady{n}")).await;
         senders.push((room, client));
     }
     let before = restarts();

@@ -117,14 +117,16 @@ impl SessionState {
 }
 
 /// However the session's task ends (stopped, failed, aborted), it leaves its
-/// rooms, its registry entry and its presence.
+/// rooms, its presence and its registry entry, in that order: a registry with
+/// no session left means every session's end reached presence (shutdown
+/// waits on it, `ActorTree::stop`).
 impl Drop for SessionState {
     fn drop(&mut self) {
-        self.services.registry.unregister(&self.user.id, self.handle.id);
         for room_id in self.joined.drain() {
             self.services.rooms.unsubscribe(&room_id, self.handle.id);
         }
         let _ = self.services.presence.cast(PresenceMsg::SessionEnded { user_id: self.user.id.clone() });
+        self.services.registry.unregister(&self.user.id, self.handle.id);
         metrics::gauge!(crate::metrics::SESSIONS, "transport" => self.transport).decrement(1.0);
     }
 }
