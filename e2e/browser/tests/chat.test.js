@@ -89,7 +89,7 @@ test('edit and delete: the other sees the edit and the deletion; an admin delete
   const { server } = ctx;
   const scene = new Scene(chrome.browser, t.name);
   try {
-    const { people } = await roomWithPeople(scene, server, ['alice', 'bob']);
+    const { room, people } = await roomWithPeople(scene, server, ['alice', 'bob']);
     const [alice, bob] = people; // alice created the room: its admin
     await send(bob.page, 'Teh first draft');
     const own = await seeMessage(bob.page, 'Teh first draft', { sent: true });
@@ -99,6 +99,12 @@ test('edit and delete: the other sees the edit and the deletion; an admin delete
     await own.getByRole('button', { name: 'Edit message' }).click();
     const edit = bob.page.getByLabel('Edit message', { exact: true });
     await edit.fill('The first draft, fixed');
+    // The message's element is rebuilt while bob edits it (here he is made an
+    // admin; a read receipt arriving does the same): his draft stays.
+    const box = await edit.elementHandle();
+    await server.api('POST', `/rooms/${room.id}/members/${bob.user.id}/promote`, { token: alice.user.token });
+    await eventually(async () => !(await box.evaluate((el) => el.isConnected)), { what: 'bob\'s message rebuilt while he edits' });
+    assert.equal(await edit.inputValue(), 'The first draft, fixed', 'the draft survives the rebuild');
     await edit.press('Enter');
     const edited = await seeMessage(alice.page, 'The first draft, fixed');
     await eventually(async () => (await edited.textContent()).includes('(edited)'), { what: 'alice sees (edited)' });

@@ -87,7 +87,12 @@ function statusLine(m, roomId, own) {
 
 function editForm(m, roomId) {
   const inputId = `edit-${m.id}`;
-  const input = h('input', { type: 'text', id: inputId, value: m.content, maxlength: 1000 });
+  // The draft lives in the store: the message's element is rebuilt when its
+  // look changes (someone reads it meanwhile), and the form with it.
+  const input = h('input', { type: 'text', id: inputId, value: store.editing?.draft ?? m.content, maxlength: 1000 });
+  input.addEventListener('input', () => {
+    if (store.editing?.roomId === roomId && store.editing.id === m.id) store.editing.draft = input.value;
+  });
   const error = h('p', { class: 'error', role: 'alert' });
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const form = h(
