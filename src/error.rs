@@ -48,6 +48,18 @@ pub enum Error {
     Internal(String),
 }
 
+/// [`Error::logged`].
+pub struct Logged<'a>(&'a Error);
+
+impl std::fmt::Display for Logged<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Error::Internal(cause) | Error::Unavailable(cause) => write!(f, "{}: {cause}", self.0),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 /// The wire form of an error, shared by REST and the realtime transports.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
@@ -109,6 +121,13 @@ impl Error {
             _ => None,
         };
         ErrorBody { status: "error", code: self.code(), message: self.to_string(), retry_after }
+    }
+
+    /// The error as the server's own logs show it: with the cause clients are
+    /// never told (`error = %error.logged()`); the error's `Display` is what
+    /// a client may see.
+    pub fn logged(&self) -> Logged<'_> {
+        Logged(self)
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -187,6 +206,17 @@ mod tests {
 
     fn database_error(kind: DatabaseErrorKind, message: &str) -> Error {
         Diesel::DatabaseError(kind, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn the_logs_get_the_cause_a_client_never_sees() {
+        let internal = Error::internal("disk full");
+        assert_eq!(internal.to_string(), "An unexpected error occurred");
+        assert_eq!(internal.logged().to_string(), "An unexpected error occurred: disk full");
+        let unavailable = Error::Unavailable("pool timed out".into());
+        assert_eq!(unavailable.to_string(), "Service temporarily unavailable");
+        assert_eq!(unavailable.logged().to_string(), "Service temporarily unavailable: pool timed out");
+        assert_eq!(Error::not_found("Room not found").logged().to_string(), "Room not found");
     }
 
     #[test]

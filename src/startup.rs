@@ -316,7 +316,7 @@ async fn take_everyone_offline(db: &crate::db::DbPool) {
     match swept.await {
         Ok(0) => {}
         Ok(users) => tracing::info!(users, "users an earlier run left online are offline"),
-        Err(error) => tracing::warn!(%error, "users an earlier run left online not taken offline"),
+        Err(error) => tracing::warn!(error = %error.logged(), "users an earlier run left online not taken offline"),
     }
 }
 

@@ -229,7 +229,7 @@ impl PresenceState {
         let rooms = match rooms.await {
             Ok(rooms) => rooms,
             Err(error) => {
-                tracing::warn!(%error, user = user_id, "presence change not stored");
+                tracing::warn!(error = %error.logged(), user = user_id, "presence change not stored");
                 return;
             }
         };

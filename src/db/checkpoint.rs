@@ -81,7 +81,7 @@ pub fn spawn(pool: &DbPool, due: CheckpointDue, file: PathBuf) -> Option<JoinHan
         loop {
             every.tick().await;
             if let Err(error) = round(&pool, &due, &file).await {
-                tracing::warn!(%error, "sqlite checkpoint failed");
+                tracing::warn!(error = %error.logged(), "sqlite checkpoint failed");
             }
         }
     }))

@@ -123,7 +123,7 @@ pub(super) async fn readiness(state: Arc<AppState>) -> Response {
     let database = match state.db.ping().await {
         Ok(()) => "ok".to_string(),
         Err(error) => {
-            tracing::warn!(%error, "readiness: database check failed");
+            tracing::warn!(error = %error.logged(), "readiness: database check failed");
             "unavailable".to_string()
         }
     };

@@ -71,7 +71,7 @@ async fn serve(state: Arc<AppState>, user: AuthUser, mut socket: Socket, outbox:
             session
         }
         Err(error) => {
-            tracing::error!(%error, "cannot start a session");
+            tracing::error!(error = %error.logged(), "cannot start a session");
             let _ = socket.send(Message::Close(Some(close_frame(CloseCode::Error, "server error")))).await;
             return;
         }

@@ -211,7 +211,7 @@ impl RoomState {
             let page = match self.services.messages.stored_after(&self.room_id, after, FILL_PAGE).await {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::warn!(%error, room = %self.room_id, "missing messages could not be read; retrying");
+                    tracing::warn!(error = %error.logged(), room = %self.room_id, "missing messages could not be read; retrying");
                     self.watch_gap(FILL_RETRY);
                     return;
                 }
@@ -256,7 +256,7 @@ impl RoomState {
             Ok(Some(loaded)) => loaded,
             Ok(None) => return self.room_gone(),
             Err(error) => {
-                return tracing::warn!(%error, room = %self.room_id, "members could not be reloaded; kept as they were");
+                return tracing::warn!(error = %error.logged(), room = %self.room_id, "members could not be reloaded; kept as they were");
             }
         };
         self.members = super::members::Members::new(loaded.members);

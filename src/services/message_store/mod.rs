@@ -241,7 +241,7 @@ fn settle_round(
         Err(StoreError::Failed(error)) => {
             // Logged once here; each sender gets the same clear refusal.
             let size: usize = round.iter().map(|job| job.rows.len()).sum();
-            tracing::warn!(%error, batches = round.len(), rows = size, "message round not stored");
+            tracing::warn!(error = %error.logged(), batches = round.len(), rows = size, "message round not stored");
             for job in round {
                 let refusal = Error::Unavailable("messages could not be stored".into());
                 let _ = job.reply.send(Err(StoreError::Failed(refusal)));
