@@ -24,9 +24,9 @@
 //! The last pass runs on the writer's thread, not here behind a lock that every
 //! commit of every backend would have to pass: commits wait for the pass
 //! alone. That pause is its syncs (~0.3-2 ms each, two of them) and, on a busy
-//! machine, waiting for a core: 3-8 ms once a second with 2 busy cores
-//! (docs/benchmarks.md, 2026-12-07), no shorter than when a lock held the
-//! writer back.
+//! machine, waiting for a core: once a second, 1-2 ms with a core free and
+//! 2-8 ms with both busy (docs/benchmarks.md, 2026-12-07), no shorter than
+//! when a lock held the writer back.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
