@@ -55,22 +55,25 @@ where
     tokio::spawn(async move {
         match upgrading.await {
             Ok(upgraded) => {
-                let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+                let Ok(hyper::upgrade::Parts { io, read_buf, .. }) = upgraded.downcast::<TokioIo<TcpStream>>() else {
                     tracing::error!("websocket upgraded from a connection that is not TCP");
                     return;
                 };
+                // Bytes the client sent right behind its upgrade request. The
+                // buffer they sit in is hyper's whole read buffer (8 KiB), kept
+                // alive by `read_buf` even when it is empty: copied out and let
+                // go here, not held for the connection's life.
+                let early = (!read_buf.is_empty()).then(|| read_buf.to_vec());
+                drop(read_buf);
                 let config = WebSocketConfig::default()
                     .read_buffer_size(READ_BUFFER)
                     .max_message_size(Some(max_frame_bytes))
                     .max_frame_size(Some(max_frame_bytes));
-                let outbox = Outbox::new(parts.io.into_inner(), queue, framing);
+                let outbox = Outbox::new(io.into_inner(), queue, framing);
                 let wire = Wire(outbox.clone());
-                // Bytes the client sent right behind its upgrade request.
-                let socket = if parts.read_buf.is_empty() {
-                    WebSocketStream::from_raw_socket(wire, Role::Server, Some(config)).await
-                } else {
-                    let early = parts.read_buf.to_vec();
-                    WebSocketStream::from_partially_read(wire, early, Role::Server, Some(config)).await
+                let socket = match early {
+                    None => WebSocketStream::from_raw_socket(wire, Role::Server, Some(config)).await,
+                    Some(early) => WebSocketStream::from_partially_read(wire, early, Role::Server, Some(config)).await,
                 };
                 serve(socket, outbox).await;
             }
