@@ -1,6 +1,7 @@
 //! Presence survives the server's end: a shutdown stores every session's end
-//! before it stops, and a node alone takes the users an earlier run left
-//! online (a crash) offline when it starts; a node of a cluster does not.
+//! before it stops (`/ws` and Socket.IO over long-polling alike), and a node
+//! alone takes the users an earlier run left online (a crash) offline when it
+//! starts; a node of a cluster does not.
 
 use rtchat::db::{DbPool, users};
 
@@ -23,17 +24,55 @@ async fn online(db: &DbPool, people: &[User]) -> usize {
     rows.iter().filter(|user| user.is_online).count()
 }
 
+/// A Socket.IO session on long-polling, as socket.io-client opens one before
+/// it upgrades: engine.io's handshake, then the namespace's CONNECT with the
+/// token. Gives the engine.io session's id once the CONNECT was accepted.
+async fn polling_session(app: &TestApp, token: &str) -> String {
+    let open = app.client.get(app.url("/socket.io/?EIO=4&transport=polling")).send().await.unwrap();
+    let open = open.text().await.unwrap();
+    let handshake: serde_json::Value = serde_json::from_str(&open[1..]).expect("engine.io's open packet");
+    let sid = handshake["sid"].as_str().expect("a session id").to_string();
+    let session = app.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let connect = format!("40{}", serde_json::json!({ "token": token }));
+    let posted = app.client.post(&session).body(connect).send().await.unwrap();
+    assert!(posted.status().is_success(), "CONNECT posted: {}", posted.status());
+    // Each poll answers with what is queued, packets separated by 0x1e:
+    // engine.io's first ping may come on its own, before the CONNECT's answer.
+    for _ in 0..5 {
+        let answer = app.client.get(&session).send().await.unwrap().text().await.unwrap();
+        let packets: Vec<&str> = answer.split('\u{1e}').collect();
+        if packets.contains(&"2") {
+            app.client.post(&session).body("3").send().await.unwrap();
+        }
+        if packets.iter().any(|packet| packet.starts_with("40{")) {
+            return sid;
+        }
+        assert!(!packets.iter().any(|packet| packet.starts_with("44")), "the CONNECT refused: {answer}");
+    }
+    panic!("no answer to the CONNECT")
+}
+
 /// Many sessions end at once when the server stops: their offline changes
 /// queue up in presence, and are all stored before the server is done (the
-/// process then exits, and whatever was still queued would be lost).
+/// process then exits, and whatever was still queued would be lost). Sessions
+/// on long-polling are among them: socketioxide closes their transports without
+/// telling them, and the server ends them itself.
 async fn a_shutdown_stores_every_sessions_end(backend: Backend) {
-    let app = spawn!(backend, |s| s.limits.auth_ip_max = 1000);
+    let app = spawn!(backend, |s| {
+        s.limits.auth_ip_max = 1000;
+        s.limits.connections_ip_max = 1000;
+    });
     let db = database(&app).await;
     let mut people = Vec::new();
     let mut clients = Vec::new();
     for n in 0..30 {
         let user = app.register(&format!("present{n}")).await;
         clients.push(WsClient::connect(&app, &user.token).await);
+        people.push(user);
+    }
+    for n in 0..5 {
+        let user = app.register(&format!("present_polling{n}")).await;
+        polling_session(&app, &user.token).await;
         people.push(user);
     }
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
