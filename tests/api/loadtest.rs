@@ -71,6 +71,9 @@ async fn prepared_in_the_database_then_run_clean_over_every_transport(backend: B
         assert_eq!(report.deliveries.received, report.deliveries.expected);
         assert_eq!(report.delivery_latency_ms.count, report.deliveries.received);
         assert_eq!(report.ack_latency_ms.count, report.messages.acked);
+        // How late each send went out is measured too, and is part of its latency.
+        assert_eq!(report.send_lag_ms.count, report.messages.sent);
+        assert!(report.send_lag_ms.max <= report.ack_latency_ms.max, "{}", report.table());
         // Sending began once the joins' announcements had all arrived (each of
         // a room's 4 joins told to those already in it and the joiner: 10 per
         // room), after a quiet moment.

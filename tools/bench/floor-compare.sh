@@ -85,7 +85,8 @@ d, l, c, j = r["deliveries"], r["deliveryLatencyMs"], r.get("serverCpu") or {}, 
 share = d["received"] / max(d["expected"], 1) * 100
 print(f'{sys.argv[2]:>28}  {d["perSec"]:>9.0f}/s  p50 {l["p50"]:>8} ms  p99 {l["p99"]:>8} ms  max {l["max"]:>8} ms  '
       f'delivered {share:.2f}%  lost {d["lost"]}  cpu {c.get("usPerDelivery", 0):5.1f} us/delivery  '
-      f'loadgen {r.get("loadGeneratorCores") or 0:.2f} cores  skipped {r["messages"]["skipped"]}  '
+      f'loadgen {r.get("loadGeneratorCores") or 0:.2f} cores  send lag p99 {(r.get("sendLagMs") or {}).get("p99", 0)} ms  '
+      f'skipped {r["messages"]["skipped"]}  '
       f'joined {j.get("joinedSecs", 0):.1f} s  settled {j.get("settleSecs", 0):.1f} s ({j.get("events", 0)} events)')
 EOF
     done

@@ -25,6 +25,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     let mut ack = report::decode("")?;
     let mut delivery = report::decode("")?;
     let mut connect = report::decode("")?;
+    let mut send_lag = report::decode("")?;
     for part in std::iter::once(first).chain(reports) {
         merged.scenario.users += part.scenario.users;
         merged.scenario.first_user = merged.scenario.first_user.min(part.scenario.first_user);
@@ -80,14 +81,17 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         add(&mut ack, &part.histograms.ack)?;
         add(&mut delivery, &part.histograms.delivery)?;
         add(&mut connect, &part.histograms.connect)?;
+        add(&mut send_lag, &part.histograms.send_lag)?;
     }
     merged.ack_latency_ms = Percentiles::of(&ack);
     merged.delivery_latency_ms = Percentiles::of(&delivery);
     merged.connect_latency_ms = Percentiles::of(&connect);
+    merged.send_lag_ms = Percentiles::of(&send_lag);
     merged.histograms = Histograms {
         ack: report::encode(&ack),
         delivery: report::encode(&delivery),
         connect: report::encode(&connect),
+        send_lag: report::encode(&send_lag),
     };
     Ok(merged)
 }

@@ -24,6 +24,10 @@ pub struct Report {
     pub ack_latency_ms: Percentiles,
     pub delivery_latency_ms: Percentiles,
     pub connect_latency_ms: Percentiles,
+    /// How long after it was due each send was written: latencies count from
+    /// when a send was due, so this much of them is the load generator's.
+    #[serde(default)]
+    pub send_lag_ms: Percentiles,
     /// The latency histograms themselves, so that `merge` can add several
     /// processes' reports exactly.
     #[serde(default)]
@@ -158,12 +162,19 @@ pub struct Histograms {
     pub ack: String,
     pub delivery: String,
     pub connect: String,
+    #[serde(default)]
+    pub send_lag: String,
 }
 
 impl Histograms {
     pub fn of(latencies: &Latencies) -> Self {
         let encode = |h: &std::sync::Mutex<Histogram<u64>>| encode(&h.lock().unwrap_or_else(|p| p.into_inner()));
-        Self { ack: encode(&latencies.ack), delivery: encode(&latencies.delivery), connect: encode(&latencies.connect) }
+        Self {
+            ack: encode(&latencies.ack),
+            delivery: encode(&latencies.delivery),
+            connect: encode(&latencies.connect),
+            send_lag: encode(&latencies.send_lag),
+        }
     }
 }
 
@@ -197,6 +208,7 @@ impl Report {
             ack_latency_ms: Percentiles::default(),
             delivery_latency_ms: Percentiles::default(),
             connect_latency_ms: Percentiles::default(),
+            send_lag_ms: Percentiles::default(),
             histograms: Histograms::default(),
             failures: BTreeMap::new(),
             server_memory: None,
@@ -276,6 +288,7 @@ impl Report {
             ("ack", &self.ack_latency_ms),
             ("delivery", &self.delivery_latency_ms),
             ("connect", &self.connect_latency_ms),
+            ("send lag", &self.send_lag_ms),
         ] {
             let _ = writeln!(
                 out,

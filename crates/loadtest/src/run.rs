@@ -342,6 +342,7 @@ fn build_report(
         ack_latency_ms: histogram(&ctx.latencies.ack),
         delivery_latency_ms: histogram(&ctx.latencies.delivery),
         connect_latency_ms: histogram(&ctx.latencies.connect),
+        send_lag_ms: histogram(&ctx.latencies.send_lag),
         histograms: Histograms::of(&ctx.latencies),
         failures: ctx.failures.lock().unwrap_or_else(|p| p.into_inner()).clone().into_iter().collect(),
         server_memory,

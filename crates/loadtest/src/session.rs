@@ -349,6 +349,7 @@ impl Client<'_> {
                     if socket.send(frame).await.is_err() {
                         return self.lost_connection("write failed");
                     }
+                    self.samples.record(Kind::SendLag, ctx.micros().saturating_sub(sent_at), &ctx.latencies);
                     Counters::add(&ctx.counters.sent, 1);
                     let sent = InFlight { room: *room, number: *number, sent_at };
                     *number += 1;

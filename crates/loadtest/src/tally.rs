@@ -49,6 +49,9 @@ pub struct Latencies {
     pub ack: Mutex<Histogram<u64>>,
     pub delivery: Mutex<Histogram<u64>>,
     pub connect: Mutex<Histogram<u64>>,
+    /// How late each send went out, after it was due: the part of the
+    /// latencies that is the load generator's own.
+    pub send_lag: Mutex<Histogram<u64>>,
     /// The samples flushed since the time series last took them (`--series`).
     pub recent_ack: Mutex<Histogram<u64>>,
     pub recent_delivery: Mutex<Histogram<u64>>,
@@ -64,7 +67,7 @@ pub fn new_histogram() -> Histogram<u64> {
 impl Default for Latencies {
     fn default() -> Self {
         let new = || Mutex::new(new_histogram());
-        Self { ack: new(), delivery: new(), connect: new(), recent_ack: new(), recent_delivery: new() }
+        Self { ack: new(), delivery: new(), connect: new(), send_lag: new(), recent_ack: new(), recent_delivery: new() }
     }
 }
 
@@ -86,6 +89,7 @@ pub enum Kind {
     Ack,
     Delivery,
     Connect,
+    SendLag,
 }
 
 /// A session's unflushed samples.
@@ -109,6 +113,7 @@ impl Samples {
             Kind::Ack => self.ack.push(micros),
             Kind::Delivery => self.delivery.push(micros),
             Kind::Connect => record_all(&into.connect, &[micros]),
+            Kind::SendLag => record_all(&into.send_lag, &[micros]),
         }
         let due = self.flushed_at.is_none_or(|at| at.elapsed() >= FLUSH_EVERY);
         if due || self.ack.len() >= FLUSH_AT || self.delivery.len() >= FLUSH_AT {
