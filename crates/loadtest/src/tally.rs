@@ -97,6 +97,7 @@ pub enum Kind {
 pub struct Samples {
     ack: Vec<u64>,
     delivery: Vec<u64>,
+    send_lag: Vec<u64>,
     /// When they were last handed over (`None`: never).
     flushed_at: Option<std::time::Instant>,
 }
@@ -113,7 +114,7 @@ impl Samples {
             Kind::Ack => self.ack.push(micros),
             Kind::Delivery => self.delivery.push(micros),
             Kind::Connect => record_all(&into.connect, &[micros]),
-            Kind::SendLag => record_all(&into.send_lag, &[micros]),
+            Kind::SendLag => self.send_lag.push(micros),
         }
         let due = self.flushed_at.is_none_or(|at| at.elapsed() >= FLUSH_EVERY);
         if due || self.ack.len() >= FLUSH_AT || self.delivery.len() >= FLUSH_AT {
@@ -126,8 +127,10 @@ impl Samples {
         record_all(&into.delivery, &self.delivery);
         record_all(&into.recent_ack, &self.ack);
         record_all(&into.recent_delivery, &self.delivery);
+        record_all(&into.send_lag, &self.send_lag);
         self.ack.clear();
         self.delivery.clear();
+        self.send_lag.clear();
         self.flushed_at = Some(std::time::Instant::now());
     }
 }
